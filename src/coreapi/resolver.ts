@@ -1,0 +1,32 @@
+/** Finding peers: the client side of the directory registry. */
+import type { Addr } from './addr.js';
+
+/** A UDP endpoint (host is an IP literal). */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface PeerInfo {
+  readonly nodeId: number;
+  readonly addr: Addr;
+  /** Real UDP endpoint, or null when hidden/unknown. */
+  readonly endpoint: Endpoint | null;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Buffer;
+  readonly public: boolean;
+  readonly hostname?: string;
+  readonly relayOnly: boolean;
+}
+
+export interface ResolveOptions {
+  signal?: AbortSignal;
+}
+
+export interface PeerResolver {
+  /** Rejects ERR_PEER_NOT_FOUND when the registry has no (visible) record. */
+  resolve(nodeId: number, options?: ResolveOptions): Promise<PeerInfo>;
+  /** Hostname → node ID. Rejects ERR_PEER_NOT_FOUND. */
+  resolveHostname(name: string, options?: ResolveOptions): Promise<number>;
+  listByNetwork(networkId: number, options?: ResolveOptions): Promise<PeerInfo[]>;
+}
