@@ -1,6 +1,7 @@
 // Lint rules, including the layer boundaries from DEVELOPERS.md, enforced by import-x.
 // Layers depend one way: coreapi <- transport <- streams <- node (composition) <- cmd.
-// registry/beacon/runtime servers depend on coreapi only; plugins depend on coreapi only.
+// registry and beacon servers depend on coreapi (+ transport codecs/keys); runtime and ipc on coreapi only;
+// plugins depend on coreapi only. cmd may use the library root (src/index.ts), src/node and the servers' entry points.
 import js from '@eslint/js';
 import { readdirSync } from 'node:fs';
 import tseslint from 'typescript-eslint';
@@ -23,8 +24,9 @@ const zones = [
   only('coreapi', ['coreapi']),
   only('transport', ['coreapi', 'transport']),
   only('streams', ['coreapi', 'transport', 'streams']),
-  only('registry', ['coreapi', 'registry']),
-  only('beacon', ['coreapi', 'beacon']),
+  only('registry', ['coreapi', 'transport', 'registry']),
+  only('ipc', ['coreapi', 'ipc']),
+  only('beacon', ['coreapi', 'transport', 'beacon']),
   only('runtime', ['coreapi', 'runtime']),
   ...pluginDirs.map((p) => only(`plugins/${p}`, ['coreapi', `plugins/${p}`])),
   {
@@ -37,7 +39,7 @@ const zones = [
   { target: './src', from: './bench', message: 'layer rule: nothing in src/ imports bench/' },
   {
     target: './cmd',
-    from: ['./src/transport', './src/streams', './src/registry', './src/beacon', './src/runtime'],
+    from: ['./src/transport', './src/streams', './src/runtime', './src/ipc'],
     message:
       'layer rule: cmd/ is thin and imports the composition (src/node, src/index.ts), coreapi and plugins/index.ts',
   },
