@@ -1,0 +1,152 @@
+/**
+ * A keyed tunnel session with one peer: AES-256-GCM with a 12-byte nonce (4-byte random prefix chosen per
+ * session ‖ 8-byte big-endian counter starting at 1), and per-sender-epoch replay windows.
+ *
+ * Two key-derivation suites share every other byte:
+ * - `v2` (default): key = HKDF-SHA256(shared, salt = empty, info = "pilot-tunnel-v1"), AAD = sender node ID (4 bytes BE).
+ * - `v1` (compatibility with the original daemon): key = SHA-256("pilot-tunnel-v1:" ‖ shared), no AAD.
+ * Both suites authenticate before the replay check.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { NONCE_SIZE, PILS_HEADER_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
+import { ReplayVerdict, ReplayWindow, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
+
+export type TunnelCryptoSuite = 'v1' | 'v2';
+
+const HKDF_INFO = Buffer.from('pilot-tunnel-v1', 'latin1');
+const V1_PREFIX = Buffer.from('pilot-tunnel-v1:', 'latin1');
+const EMPTY = Buffer.alloc(0);
+const TWO32 = 0x100000000;
+/** Sender epochs (nonce prefixes) tracked per session. */
+const MAX_EPOCHS = 4;
+/** Retired prefixes remembered so an evicted epoch cannot be replayed back in. */
+const MAX_RETIRED = 64;
+
+/** Derive the 32-byte AES key from an X25519 shared secret. */
+export function deriveTunnelKey(suite: TunnelCryptoSuite, shared: Uint8Array): Buffer {
+  if (suite === 'v1') return createHash('sha256').update(V1_PREFIX).update(shared).digest();
+  return Buffer.from(hkdfSync('sha256', shared, EMPTY, HKDF_INFO, 32));
+}
+
+export enum OpenResult {
+  Ok = 0,
+  BadTag = 1,
+  Replay = 2,
+  TooOld = 3,
+}
+
+export class Session {
+  readonly suite: TunnelCryptoSuite;
+  readonly key: Buffer;
+  readonly remoteX25519: Buffer;
+  readonly authenticated: boolean;
+  readonly createdAt: number;
+  #keyObject: KeyObject;
+  #prefix: Buffer;
+  #counter = 0;
+  /** AAD for frames we send (our node ID) and for frames we receive (the peer's node ID). */
+  #localAad: Buffer;
+  #remoteAad: Buffer;
+  #windows = new Map<number, ReplayWindow>();
+  #retired = new Set<number>();
+  #windowSize: number;
+  /** Set by open() for the caller: the decrypted plaintext. */
+  plaintext: Buffer = EMPTY;
+
+  constructor(opts: {
+    suite: TunnelCryptoSuite;
+    shared: Uint8Array;
+    localNodeId: number;
+    remoteNodeId: number;
+    remoteX25519: Buffer;
+    authenticated: boolean;
+    replayWindow?: number;
+    now?: number;
+  }) {
+    this.suite = opts.suite;
+    this.key = deriveTunnelKey(opts.suite, opts.shared);
+    this.#keyObject = createSecretKey(this.key);
+    this.remoteX25519 = opts.remoteX25519;
+    this.authenticated = opts.authenticated;
+    this.createdAt = opts.now ?? Date.now();
+    this.#prefix = randomBytes(4);
+    this.#localAad = Buffer.allocUnsafe(4);
+    this.#localAad.writeUInt32BE(opts.localNodeId >>> 0, 0);
+    this.#remoteAad = Buffer.allocUnsafe(4);
+    this.#remoteAad.writeUInt32BE(opts.remoteNodeId >>> 0, 0);
+    this.#windowSize = opts.replayWindow ?? DEFAULT_REPLAY_WINDOW;
+  }
+
+  /** Frames sealed so far. */
+  get sent(): number {
+    return this.#counter;
+  }
+
+  /**
+   * Seal `plaintext` into a PILS frame. Returns the pieces to hand to `socket.send` as a list
+   * (header ‖ ciphertext ‖ tag) so nothing is copied.
+   */
+  seal(plaintext: Uint8Array, senderNodeId: number): [Buffer, Buffer, Buffer] {
+    const header = Buffer.allocUnsafe(PILS_HEADER_SIZE);
+    header.writeUInt32BE(MAGIC_PILS, 0);
+    header.writeUInt32BE(senderNodeId >>> 0, 4);
+    this.#prefix.copy(header, 8);
+    const c = ++this.#counter;
+    header.writeUInt32BE(Math.floor(c / TWO32), 12);
+    header.writeUInt32BE(c >>> 0, 16);
+    const cipher = createCipheriv('aes-256-gcm', this.#keyObject, header.subarray(8, 8 + NONCE_SIZE));
+    if (this.suite === 'v2') cipher.setAAD(this.#localAad);
+    const ct = cipher.update(plaintext);
+    cipher.final();
+    return [header, ct, cipher.getAuthTag()];
+  }
+
+  /**
+   * Authenticate and decrypt a PILS frame (whole datagram), then check replay. On Ok the plaintext is in
+   * `this.plaintext` (valid until the next call).
+   */
+  open(frame: Buffer): OpenResult {
+    const tagAt = frame.length - TAG_SIZE;
+    const decipher = createDecipheriv('aes-256-gcm', this.#keyObject, frame.subarray(8, 8 + NONCE_SIZE));
+    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
+    decipher.setAuthTag(frame.subarray(tagAt));
+    let pt: Buffer;
+    try {
+      pt = decipher.update(frame.subarray(PILS_HEADER_SIZE, tagAt));
+      decipher.final();
+    } catch {
+      return OpenResult.BadTag;
+    }
+    const prefix = frame.readUInt32BE(8);
+    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
+    let w = this.#windows.get(prefix);
+    if (w === undefined) {
+      if (this.#retired.has(prefix)) return OpenResult.TooOld;
+      w = this.#newEpoch(prefix);
+    }
+    const v = w.accept(counter);
+    if (v !== ReplayVerdict.Ok) return v === ReplayVerdict.Replay ? OpenResult.Replay : OpenResult.TooOld;
+    this.plaintext = pt;
+    return OpenResult.Ok;
+  }
+
+  #newEpoch(prefix: number): ReplayWindow {
+    if (this.#windows.size >= MAX_EPOCHS) {
+      const oldest = this.#windows.keys().next().value as number;
+      this.#windows.delete(oldest);
+      if (this.#retired.size >= MAX_RETIRED) this.#retired.clear();
+      this.#retired.add(oldest);
+    }
+    const w = new ReplayWindow(this.#windowSize);
+    this.#windows.set(prefix, w);
+    return w;
+  }
+}

@@ -1,0 +1,889 @@
+/**
+ * The encrypted UDP tunnel: one node:dgram socket, a peer table, X25519 key exchange authenticated with
+ * Ed25519 (`PILA`), AES-256-GCM sessions (`PILS`) with replay protection, and a bounded queue for packets
+ * that wait for keys (nothing is ever sent in plaintext while encryption is on).
+ *
+ * Bad input never throws out of the receive path: every datagram is either delivered or counted as a drop
+ * with a reason (see `counters()`).
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import type { Endpoint } from '../coreapi/resolver.js';
+import { TrafficCounters, type DropReason, type TrafficSnapshot } from './counters.js';
+import { TransportError } from './errors.js';
+import {
+  MAGIC_PILT,
+  PILA_SIZE,
+  PILK_SIZE,
+  PILS_MIN_SIZE,
+  encodePilaFrame,
+  encodePilkFrame,
+  encodePilpFrame,
+  pilaSignatureInput,
+} from './frames.js';
+import type { EndpointSource, ExpectedKeySource } from './key-source.js';
+import {
+  ed25519Sign,
+  ed25519Verify,
+  generateX25519,
+  x25519Shared,
+  type Ed25519KeyPair,
+  type X25519KeyPair,
+} from './keys.js';
+import {
+  encodePacketInto,
+  tryDecodePacket,
+  type DecodeFailure,
+  type Packet,
+  MAX_PAYLOAD,
+  PACKET_HEADER_SIZE,
+} from './packet.js';
+import { Peer, PeerState, type PeerInfoSnapshot } from './peer.js';
+import { OpenResult, Session, type TunnelCryptoSuite } from './session.js';
+
+export interface TunnelQueueLimits {
+  perPeerPackets: number;
+  perPeerBytes: number;
+  totalPackets: number;
+  totalBytes: number;
+}
+
+export interface TunnelOptions {
+  /** Bind address (IPv4 or IPv6 literal). Default 127.0.0.1. `::` binds dual-stack. */
+  host?: string;
+  /** Bind port; 0 picks a free one. */
+  port?: number;
+  /** This node's ID (settable later with setNodeId, before sending). */
+  nodeId?: number;
+  /** Ed25519 identity used to sign PILA. Required when encrypting. */
+  identity?: Ed25519KeyPair;
+  /** Encrypt (default true). When false, packets travel as PILT (plaintext), for tests and legacy peers. */
+  encrypt?: boolean;
+  /** Key-derivation suite: 'v2' (default, HKDF + AAD) or 'v1' (original daemon). */
+  crypto?: TunnelCryptoSuite;
+  /** Accept unauthenticated PILK key exchanges (default false). */
+  allowUnauthenticated?: boolean;
+  /** Expected Ed25519 key per node for PILA checks. */
+  keys?: ExpectedKeySource;
+  /** Endpoint lookups for peers not added explicitly. */
+  endpoints?: EndpointSource;
+  /** Replay window entries (power of two >= 1024). Default 2048. */
+  replayWindow?: number;
+  queue?: Partial<TunnelQueueLimits>;
+  /** Maximum rows in the peer table. Default 65536. */
+  maxPeers?: number;
+  /** SO_RCVBUF/SO_SNDBUF request in bytes. Default 4 MiB. */
+  socketBufferSize?: number;
+  /** First key-exchange retry delay (doubles), and attempts before giving up. */
+  kxRetryMs?: number;
+  kxMaxAttempts?: number;
+}
+
+export interface EstablishedEvent {
+  nodeId: number;
+  authenticated: boolean;
+  rekeyed: boolean;
+  relay: boolean;
+}
+
+/** Called for every authenticated, decoded packet. `relayed` when it came through the beacon. */
+export type PacketHandler = (packet: Packet, fromNodeId: number) => void;
+/** Called for datagrams starting with a beacon message byte (< 0x10) other than RelayDeliver. */
+export type BeaconHandler = (message: Buffer, from: Endpoint) => void;
+
+const DEFAULT_QUEUE: TunnelQueueLimits = {
+  perPeerPackets: 64,
+  perPeerBytes: 256 * 1024,
+  totalPackets: 4096,
+  totalBytes: 16 * 1024 * 1024,
+};
+const MAINTENANCE_MS = 100;
+const KX_REQUEST_INTERVAL_MS = 500;
+const PREVIOUS_SESSION_GRACE_MS = 10_000;
+const MAX_PENDING_LOOKUPS = 64;
+const MAX_KX_REQUEST_TRACKED = 4096;
+const BEACON_RELAY = 0x05;
+const BEACON_RELAY_DELIVER = 0x06;
+
+/** dgram lookup that answers IP literals synchronously (no DNS, no nextTick per send). */
+function literalLookup(
+  host: string,
+  family: unknown,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const f = isIP(host);
+  if (f === 0) {
+    const err = new Error(`not an IP literal: ${host}`) as NodeJS.ErrnoException;
+    err.code = 'ENOTFOUND';
+    cb(err, '', 0);
+    return;
+  }
+  cb(null, host, f);
+  void family;
+}
+
+export class UdpTunnel extends EventEmitter {
+  readonly encrypt: boolean;
+  readonly suite: TunnelCryptoSuite;
+  #socket: Socket;
+  #family: 4 | 6;
+  #nodeId: number;
+  #identity: Ed25519KeyPair | null;
+  #x: X25519KeyPair;
+  #kxFrame: Buffer | null = null;
+  #allowUnauth: boolean;
+  #keys: ExpectedKeySource | null;
+  #endpoints: EndpointSource | null;
+  #replayWindow: number | undefined;
+  #queueLimits: TunnelQueueLimits;
+  #maxPeers: number;
+  #kxRetryMs: number;
+  #kxMaxAttempts: number;
+  #peers = new Map<number, Peer>();
+  #counters = new TrafficCounters();
+  #queuedPackets = 0;
+  #queuedBytes = 0;
+  #pendingLookups = 0;
+  #kxRequests = new Map<number, number>();
+  #onPacket: PacketHandler | null = null;
+  #onBeacon: BeaconHandler | null = null;
+  #beacon: Endpoint | null = null;
+  #beaconHost = '';
+  #scratch = Buffer.allocUnsafe(PACKET_HEADER_SIZE + MAX_PAYLOAD);
+  #failure: DecodeFailure = { reason: null };
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+  #bound: Endpoint = { host: '', port: 0 };
+
+  private constructor(opts: TunnelOptions, socket: Socket, family: 4 | 6) {
+    super();
+    this.encrypt = opts.encrypt ?? true;
+    this.suite = opts.crypto ?? 'v2';
+    this.#socket = socket;
+    this.#family = family;
+    this.#nodeId = opts.nodeId ?? 0;
+    this.#identity = opts.identity ?? null;
+    this.#x = generateX25519();
+    this.#allowUnauth = opts.allowUnauthenticated ?? false;
+    this.#keys = opts.keys ?? null;
+    this.#endpoints = opts.endpoints ?? null;
+    this.#replayWindow = opts.replayWindow;
+    this.#queueLimits = { ...DEFAULT_QUEUE, ...opts.queue };
+    this.#maxPeers = opts.maxPeers ?? 65536;
+    this.#kxRetryMs = opts.kxRetryMs ?? 250;
+    this.#kxMaxAttempts = opts.kxMaxAttempts ?? 8;
+  }
+
+  /** Bind a tunnel socket. Rejects ERR_TRANSPORT_BIND / ERR_TRANSPORT_CONFIG. */
+  static async create(opts: TunnelOptions = {}): Promise<UdpTunnel> {
+    const host = opts.host ?? '127.0.0.1';
+    const family = isIP(host);
+    if (family === 0)
+      throw new TransportError('ERR_TRANSPORT_CONFIG', `bind host must be an IP literal, got "${host}"`);
+    if ((opts.encrypt ?? true) && !opts.identity && !opts.allowUnauthenticated) {
+      throw new TransportError(
+        'ERR_TRANSPORT_CONFIG',
+        'encryption needs an Ed25519 identity (or allowUnauthenticated)',
+      );
+    }
+    if (opts.crypto !== undefined && opts.crypto !== 'v1' && opts.crypto !== 'v2') {
+      throw new TransportError(
+        'ERR_TRANSPORT_CONFIG',
+        `unknown tunnel crypto suite "${String(opts.crypto)}"`,
+      );
+    }
+    const socket = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: false,
+      lookup: literalLookup as never,
+    });
+    const tunnel = new UdpTunnel(opts, socket, family as 4 | 6);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(
+          new TransportError('ERR_TRANSPORT_BIND', `cannot bind ${host}:${opts.port ?? 0}: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      socket.once('error', onError);
+      socket.bind(opts.port ?? 0, host, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    const size = opts.socketBufferSize ?? 4 * 1024 * 1024;
+    try {
+      socket.setRecvBufferSize(size);
+      socket.setSendBufferSize(size);
+    } catch {
+      // the kernel may cap the sizes; the defaults still work
+    }
+    tunnel.#start();
+    return tunnel;
+  }
+
+  #start(): void {
+    const a = this.#socket.address();
+    this.#bound = { host: a.address, port: a.port };
+    this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo, false));
+    this.#socket.on('error', () => {
+      this.#counters.drops.send_error++;
+    });
+    this.#timer = setInterval(() => this.#maintain(), MAINTENANCE_MS);
+    this.#timer.unref();
+  }
+
+  /** The bound UDP endpoint. */
+  get address(): Endpoint {
+    return this.#bound;
+  }
+
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
+  /** This start's X25519 public key. */
+  get x25519PublicKey(): Buffer {
+    return this.#x.publicKey;
+  }
+
+  /** Set the node ID once the registry assigned it. Existing sessions are dropped (their AAD changes). */
+  setNodeId(nodeId: number): void {
+    if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0xffffffff) {
+      throw new TransportError('ERR_TRANSPORT_CONFIG', `invalid node ID ${nodeId}`);
+    }
+    if (nodeId === this.#nodeId) return;
+    this.#nodeId = nodeId;
+    this.#kxFrame = null;
+    for (const p of this.#peers.values()) {
+      p.session = null;
+      p.previous = null;
+      if (p.state === PeerState.Keyed) p.state = PeerState.Idle;
+    }
+  }
+
+  setPacketHandler(handler: PacketHandler | null): void {
+    this.#onPacket = handler;
+  }
+
+  setBeaconHandler(handler: BeaconHandler | null): void {
+    this.#onBeacon = handler;
+  }
+
+  /** The beacon used for relaying. */
+  setBeacon(endpoint: Endpoint | null): void {
+    this.#beacon = endpoint;
+    this.#beaconHost = endpoint ? this.#sendHostFor(endpoint.host) : '';
+  }
+
+  /** Add or update a peer's endpoint; starts a key exchange when encrypting. */
+  addPeer(nodeId: number, endpoint: Endpoint, options: { relay?: boolean } = {}): void {
+    this.#checkOpen();
+    const peer = this.#peers.get(nodeId) ?? this.#newPeer(nodeId);
+    if (peer === null) throw new TransportError('ERR_TRANSPORT_CONFIG', 'peer table full');
+    this.#setEndpoint(peer, endpoint);
+    if (options.relay !== undefined) peer.relay = options.relay;
+    if (this.encrypt && peer.session === null) this.#beginKx(peer);
+    else if (!this.encrypt) this.#flush(peer);
+  }
+
+  /** Forget a peer: endpoint, session and queued packets. */
+  removePeer(nodeId: number): void {
+    const p = this.#peers.get(nodeId);
+    if (!p) return;
+    this.#dropQueue(p, null);
+    this.#peers.delete(nodeId);
+  }
+
+  /** Mark a peer as reached through the beacon relay (or not). */
+  setRelay(nodeId: number, relay: boolean): void {
+    const p = this.#peers.get(nodeId) ?? this.#newPeer(nodeId);
+    if (p) p.relay = relay;
+  }
+
+  hasSession(nodeId: number): boolean {
+    return this.#peers.get(nodeId)?.session != null;
+  }
+
+  peer(nodeId: number): PeerInfoSnapshot | null {
+    return this.#peers.get(nodeId)?.info() ?? null;
+  }
+
+  peers(): PeerInfoSnapshot[] {
+    return [...this.#peers.values()].map((p) => p.info());
+  }
+
+  counters(): TrafficSnapshot & { peers: number; queuedPackets: number; queuedBytes: number } {
+    return {
+      ...this.#counters.snapshot(),
+      peers: this.#peers.size,
+      queuedPackets: this.#queuedPackets,
+      queuedBytes: this.#queuedBytes,
+    };
+  }
+
+  /**
+   * Send a packet to `packet.dst.node`. Returns false when it was dropped at once (counted); a packet for
+   * a peer without keys is queued and sent once keyed.
+   */
+  send(packet: Packet): boolean {
+    if (this.#closed) return false;
+    const nodeId = packet.dst.node;
+    let peer = this.#peers.get(nodeId);
+    if (peer === undefined) {
+      const created = this.#newPeer(nodeId);
+      if (created === null) return false;
+      peer = created;
+    }
+    const session = peer.session;
+    if (session !== null && (peer.endpoint !== null || peer.relay)) {
+      const n = encodePacketInto(packet, this.#scratch, 0);
+      const parts = session.seal(this.#scratch.subarray(0, n), this.#nodeId);
+      this.#transmit(peer, parts, n + 36);
+      return true;
+    }
+    if (!this.encrypt && peer.endpoint !== null) {
+      const frame = Buffer.allocUnsafe(4 + PACKET_HEADER_SIZE + packet.payload.length);
+      frame.writeUInt32BE(MAGIC_PILT, 0);
+      encodePacketInto(packet, frame, 4);
+      this.#transmit(peer, frame, frame.length);
+      return true;
+    }
+    const n = encodePacketInto(packet, this.#scratch, 0);
+    if (!this.#enqueue(peer, Buffer.from(this.#scratch.subarray(0, n)))) return false;
+    if (peer.endpoint === null && !peer.relay) this.#resolve(peer);
+    else if (this.encrypt && peer.state !== PeerState.Keying) this.#beginKx(peer);
+    return true;
+  }
+
+  /** Send raw bytes (beacon messages) to an endpoint. */
+  sendRaw(data: Uint8Array | Uint8Array[], to: Endpoint): void {
+    if (this.#closed) return;
+    const host = this.#sendHostFor(to.host);
+    if (host === '') {
+      this.#counters.drops.no_route++;
+      return;
+    }
+    this.#socket.send(data as Buffer, to.port, host);
+  }
+
+  /** Send NAT punch frames to an endpoint. */
+  punch(to: Endpoint, count = 3): void {
+    const frame = encodePilpFrame(this.#nodeId);
+    for (let i = 0; i < count; i++) this.sendRaw(frame, to);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    for (const p of this.#peers.values()) this.#dropQueue(p, null);
+    this.#peers.clear();
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    this.emit('close');
+  }
+
+  // ---- receive path ------------------------------------------------------------------------------
+
+  #onMessage(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+    const c = this.#counters;
+    if (!relayed) {
+      c.rxPackets++;
+      c.rxBytes += msg.length;
+    }
+    if (msg.length === 0) return this.#drop('short', null);
+    const b0 = msg[0];
+    if (b0 < 0x10) {
+      if (relayed) return this.#drop('bad_frame', null);
+      return this.#onBeaconMessage(msg, rinfo);
+    }
+    if (msg.length < 4) return this.#drop('short', null);
+    if (b0 !== 0x50 || msg[1] !== 0x49 || msg[2] !== 0x4c) return this.#drop('unknown_magic', null);
+    switch (msg[3]) {
+      case 0x53:
+        return this.#onPils(msg, rinfo, relayed);
+      case 0x41:
+        return this.#onPila(msg, rinfo, relayed);
+      case 0x4b:
+        return this.#onPilk(msg, rinfo, relayed);
+      case 0x54:
+        return this.#onPilt(msg, rinfo, relayed);
+      case 0x50:
+        return; // NAT punch: its only job was to open the mapping
+      default:
+        return this.#drop('unknown_magic', null);
+    }
+  }
+
+  #drop(reason: DropReason, peer: Peer | null): void {
+    this.#counters.drops[reason]++;
+    if (peer !== null) peer.counters.drops[reason]++;
+  }
+
+  #onPils(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+    if (!this.encrypt) return this.#drop('kx_unexpected', null);
+    if (msg.length < PILS_MIN_SIZE) return this.#drop('short', null);
+    const nodeId = msg.readUInt32BE(4);
+    const peer = this.#peers.get(nodeId);
+    if (peer === undefined || peer.session === null) {
+      this.#drop('no_session', null);
+      return this.#kxRequest(nodeId, rinfo, relayed);
+    }
+    let session = peer.session;
+    let r = session.open(msg);
+    if (r === OpenResult.BadTag && peer.previous !== null) {
+      session = peer.previous;
+      r = session.open(msg);
+    }
+    if (r !== OpenResult.Ok) {
+      if (r === OpenResult.BadTag) {
+        this.#drop('bad_tag', peer);
+        return this.#kxRequest(nodeId, rinfo, relayed);
+      }
+      if (r === OpenResult.Replay) {
+        this.#drop('replay', peer);
+        this.emit('replay', nodeId);
+        return;
+      }
+      return this.#drop('too_old', peer);
+    }
+    const pkt = tryDecodePacket(session.plaintext, this.#failure, 0);
+    if (pkt === null) return this.#drop('bad_packet', peer);
+    if (pkt.src.node !== nodeId) return this.#drop('spoofed_source', peer);
+    peer.confirmed = true;
+    if (!relayed && (rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost)) {
+      // Authenticated traffic from a new endpoint: the peer moved (NAT rebinding); follow it.
+      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+      peer.relay = false;
+      this.emit('endpoint', nodeId, peer.endpoint);
+    }
+    peer.counters.rxPackets++;
+    peer.counters.rxBytes += msg.length;
+    peer.counters.delivered++;
+    peer.lastRx = Date.now();
+    this.#counters.delivered++;
+    if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
+  }
+
+  #onPilt(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+    if (this.encrypt) return this.#drop('plaintext_refused', null);
+    const pkt = tryDecodePacket(msg, this.#failure, 4);
+    if (pkt === null) return this.#drop('bad_packet', null);
+    const nodeId = pkt.src.node;
+    let peer = this.#peers.get(nodeId);
+    if (peer === undefined) {
+      const created = this.#newPeer(nodeId);
+      if (created === null) return this.#drop('peer_table_full', null);
+      peer = created;
+    }
+    if (!relayed && (rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost)) {
+      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+      this.#flush(peer);
+    }
+    peer.counters.rxPackets++;
+    peer.counters.rxBytes += msg.length;
+    peer.counters.delivered++;
+    this.#counters.delivered++;
+    if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
+  }
+
+  #onPila(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+    if (!this.encrypt) return this.#drop('kx_unexpected', null);
+    if (msg.length !== PILA_SIZE) return this.#drop('bad_frame', null);
+    const nodeId = msg.readUInt32BE(4);
+    if (nodeId === 0 || nodeId === this.#nodeId) return this.#drop('bad_frame', null);
+    const peer = this.#peers.get(nodeId);
+    const x = msg.subarray(8, 40);
+    const ed = msg.subarray(40, 72);
+    const sig = msg.subarray(72, 136);
+    if (
+      peer !== undefined &&
+      peer.session !== null &&
+      peer.session.remoteX25519.equals(x) &&
+      peer.lastPilaSig !== null &&
+      peer.lastPilaSig.equals(sig) &&
+      peer.ed25519Key !== null &&
+      peer.ed25519Key.equals(ed)
+    ) {
+      return this.#onDuplicateKx(peer, rinfo, relayed);
+    }
+    if (this.#keys === null) return this.#drop('kx_unknown_key', null);
+    let expected: Buffer | null | Promise<Buffer | null>;
+    try {
+      expected = this.#keys.expectedKey(nodeId);
+    } catch {
+      return this.#drop('kx_unknown_key', null);
+    }
+    if (expected instanceof Promise) {
+      if (this.#pendingLookups >= MAX_PENDING_LOOKUPS) return this.#drop('kx_lookup_busy', null);
+      this.#pendingLookups++;
+      expected.then(
+        (key) => {
+          this.#pendingLookups--;
+          if (!this.#closed) this.#finishPila(nodeId, msg, rinfo, relayed, key);
+        },
+        () => {
+          this.#pendingLookups--;
+          this.#drop('kx_unknown_key', null);
+        },
+      );
+      return;
+    }
+    this.#finishPila(nodeId, msg, rinfo, relayed, expected);
+  }
+
+  #finishPila(
+    nodeId: number,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    relayed: boolean,
+    expected: Buffer | null,
+  ): void {
+    const x = msg.subarray(8, 40);
+    const ed = msg.subarray(40, 72);
+    const sig = msg.subarray(72, 136);
+    if (expected === null) return this.#drop('kx_unknown_key', null);
+    if (!expected.equals(ed)) return this.#drop('kx_wrong_key', null);
+    if (!ed25519Verify(expected, pilaSignatureInput(nodeId, x), sig))
+      return this.#drop('kx_bad_signature', null);
+    this.#install(nodeId, Buffer.from(x), true, Buffer.from(ed), Buffer.from(sig), rinfo, relayed);
+  }
+
+  #onPilk(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+    if (!this.encrypt) return this.#drop('kx_unexpected', null);
+    if (msg.length !== PILK_SIZE) return this.#drop('bad_frame', null);
+    const nodeId = msg.readUInt32BE(4);
+    if (nodeId === 0 || nodeId === this.#nodeId) return this.#drop('bad_frame', null);
+    if (!this.#allowUnauth) {
+      this.#drop('kx_unauthenticated_refused', null);
+      return this.#kxRequest(nodeId, rinfo, relayed);
+    }
+    let known: Buffer | null | Promise<Buffer | null> = null;
+    try {
+      known = this.#keys?.expectedKey(nodeId) ?? null;
+    } catch {
+      known = null;
+    }
+    if (known !== null && !(known instanceof Promise)) {
+      // The peer has a registered key: an unauthenticated exchange would be a downgrade.
+      this.#drop('kx_unauthenticated_refused', null);
+      return this.#kxRequest(nodeId, rinfo, relayed);
+    }
+    const x = Buffer.from(msg.subarray(8, 40));
+    const peer = this.#peers.get(nodeId);
+    if (peer?.session && peer.session.remoteX25519.equals(x))
+      return this.#onDuplicateKx(peer, rinfo, relayed);
+    this.#install(nodeId, x, false, null, null, rinfo, relayed);
+  }
+
+  #install(
+    nodeId: number,
+    x: Buffer,
+    authenticated: boolean,
+    ed: Buffer | null,
+    sig: Buffer | null,
+    rinfo: RemoteInfo,
+    relayed: boolean,
+  ): void {
+    let peer = this.#peers.get(nodeId);
+    if (peer === undefined) {
+      const created = this.#newPeer(nodeId);
+      if (created === null) return this.#drop('peer_table_full', null);
+      peer = created;
+    }
+    if (peer.session !== null && peer.session.remoteX25519.equals(x)) {
+      peer.lastPilaSig = sig;
+      return this.#onDuplicateKx(peer, rinfo, relayed);
+    }
+    let shared: Buffer;
+    try {
+      shared = x25519Shared(this.#x, x);
+    } catch {
+      return this.#drop('kx_bad_key', peer);
+    }
+    const rekeyed = peer.session !== null;
+    const wasKeying = peer.state === PeerState.Keying && Date.now() - peer.kxSentAt < this.#kxRetryMs;
+    peer.previous = peer.session;
+    peer.session = new Session({
+      suite: this.suite,
+      shared,
+      localNodeId: this.#nodeId,
+      remoteNodeId: nodeId,
+      remoteX25519: x,
+      authenticated,
+      replayWindow: this.#replayWindow,
+    });
+    peer.state = PeerState.Keyed;
+    peer.ed25519Key = ed;
+    peer.lastPilaSig = sig;
+    peer.confirmed = false;
+    peer.dupKxReplies = 0;
+    peer.kxAttempts = 0;
+    if (!relayed) {
+      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+      peer.relay = false;
+    } else if (peer.endpoint === null) {
+      peer.relay = true;
+    }
+    // Reply with our key unless this answers the exchange we just started (the peer has our key then).
+    if (!wasKeying || rekeyed) this.#sendKx(peer);
+    this.#flush(peer);
+    const ev: EstablishedEvent = { nodeId, authenticated, rekeyed, relay: peer.relay };
+    this.emit('established', ev);
+  }
+
+  #onDuplicateKx(peer: Peer, rinfo: RemoteInfo, relayed: boolean): void {
+    if (!relayed && (rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost)) {
+      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+      peer.relay = false;
+    }
+    // The peer repeats its exchange: it may not have ours. Answer a bounded number of times.
+    if (!peer.confirmed && peer.dupKxReplies < 3) {
+      peer.dupKxReplies++;
+      this.#sendKx(peer);
+    }
+  }
+
+  /** A frame we cannot open: tell the sender our current key (rate-limited per node ID). */
+  #kxRequest(nodeId: number, rinfo: RemoteInfo, relayed: boolean): void {
+    if (nodeId === 0 || this.#nodeId === 0 || (this.#identity === null && !this.#allowUnauth)) return;
+    const now = Date.now();
+    const last = this.#kxRequests.get(nodeId);
+    if (last !== undefined && now - last < KX_REQUEST_INTERVAL_MS) return;
+    if (this.#kxRequests.size >= MAX_KX_REQUEST_TRACKED) this.#kxRequests.clear();
+    this.#kxRequests.set(nodeId, now);
+    const frame = this.#ownKxFrame();
+    if (relayed) {
+      const p = this.#peers.get(nodeId);
+      if (p) this.#transmit(p, frame, frame.length);
+      return;
+    }
+    this.#socket.send(frame, rinfo.port, rinfo.address);
+    this.#counters.txPackets++;
+    this.#counters.txBytes += frame.length;
+  }
+
+  #onBeaconMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (msg[0] === BEACON_RELAY_DELIVER) {
+      if (msg.length < 9) return this.#drop('short', null);
+      // RelayDeliver: sender ID (4) + inner tunnel frame, processed as if received directly.
+      return this.#onMessage(msg.subarray(5), rinfo, true);
+    }
+    this.#counters.drops.beacon += this.#onBeacon === null ? 1 : 0;
+    if (this.#onBeacon !== null) this.#onBeacon(msg, { host: rinfo.address, port: rinfo.port });
+  }
+
+  // ---- send path ---------------------------------------------------------------------------------
+
+  #transmit(peer: Peer, data: Buffer | Buffer[], bytes: number): void {
+    if (peer.relay || peer.endpoint === null) {
+      if (this.#beacon === null) return this.#drop('no_route', peer);
+      const hdr = Buffer.allocUnsafe(9);
+      hdr[0] = BEACON_RELAY;
+      hdr.writeUInt32BE(this.#nodeId >>> 0, 1);
+      hdr.writeUInt32BE(peer.nodeId >>> 0, 5);
+      const list = Array.isArray(data) ? [hdr, ...data] : [hdr, data];
+      this.#socket.send(list, this.#beacon.port, this.#beaconHost);
+      bytes += 9;
+    } else {
+      this.#socket.send(data, peer.endpoint.port, peer.sendHost);
+    }
+    this.#counters.txPackets++;
+    this.#counters.txBytes += bytes;
+    peer.counters.txPackets++;
+    peer.counters.txBytes += bytes;
+  }
+
+  #ownKxFrame(): Buffer {
+    if (this.#kxFrame === null) {
+      const id = this.#identity;
+      this.#kxFrame =
+        id !== null
+          ? encodePilaFrame(
+              this.#nodeId,
+              this.#x.publicKey,
+              id.publicKey,
+              ed25519Sign(id, pilaSignatureInput(this.#nodeId, this.#x.publicKey)),
+            )
+          : encodePilkFrame(this.#nodeId, this.#x.publicKey);
+    }
+    return this.#kxFrame;
+  }
+
+  #sendKx(peer: Peer): void {
+    if (this.#nodeId === 0) return;
+    const frame = this.#ownKxFrame();
+    this.#transmit(peer, frame, frame.length);
+  }
+
+  #beginKx(peer: Peer): void {
+    peer.state = PeerState.Keying;
+    peer.kxAttempts = 1;
+    peer.kxSentAt = Date.now();
+    this.#sendKx(peer);
+  }
+
+  #enqueue(peer: Peer, pkt: Buffer): boolean {
+    const lim = this.#queueLimits;
+    if (pkt.length > lim.perPeerBytes) {
+      this.#drop('queue_overflow', peer);
+      return false;
+    }
+    while (
+      peer.queue.length > 0 &&
+      (peer.queue.length >= lim.perPeerPackets ||
+        peer.queueBytes + pkt.length > lim.perPeerBytes ||
+        this.#queuedPackets >= lim.totalPackets ||
+        this.#queuedBytes + pkt.length > lim.totalBytes)
+    ) {
+      const old = peer.queue.shift() as Buffer;
+      peer.queueBytes -= old.length;
+      this.#queuedPackets--;
+      this.#queuedBytes -= old.length;
+      this.#drop('queue_overflow', peer);
+    }
+    if (this.#queuedPackets >= lim.totalPackets || this.#queuedBytes + pkt.length > lim.totalBytes) {
+      this.#drop('queue_overflow', peer);
+      return false;
+    }
+    peer.queue.push(pkt);
+    peer.queueBytes += pkt.length;
+    this.#queuedPackets++;
+    this.#queuedBytes += pkt.length;
+    return true;
+  }
+
+  #flush(peer: Peer): void {
+    if (peer.queue.length === 0) return;
+    const q = peer.queue;
+    peer.queue = [];
+    this.#queuedPackets -= q.length;
+    this.#queuedBytes -= peer.queueBytes;
+    peer.queueBytes = 0;
+    for (const pkt of q) {
+      if (peer.session !== null) {
+        this.#transmit(peer, peer.session.seal(pkt, this.#nodeId), pkt.length + 36);
+      } else if (!this.encrypt) {
+        const frame = Buffer.allocUnsafe(4 + pkt.length);
+        frame.writeUInt32BE(MAGIC_PILT, 0);
+        pkt.copy(frame, 4);
+        this.#transmit(peer, frame, frame.length);
+      }
+    }
+  }
+
+  #dropQueue(peer: Peer, reason: DropReason | null): void {
+    if (reason !== null) {
+      this.#counters.drops[reason] += peer.queue.length;
+      peer.counters.drops[reason] += peer.queue.length;
+    }
+    this.#queuedPackets -= peer.queue.length;
+    this.#queuedBytes -= peer.queueBytes;
+    peer.queue = [];
+    peer.queueBytes = 0;
+  }
+
+  // ---- peer table --------------------------------------------------------------------------------
+
+  #newPeer(nodeId: number): Peer | null {
+    if (this.#peers.size >= this.#maxPeers) {
+      this.#drop('peer_table_full', null);
+      return null;
+    }
+    const p = new Peer(nodeId);
+    this.#peers.set(nodeId, p);
+    this.emit('peer', nodeId);
+    return p;
+  }
+
+  #sendHostFor(host: string): string {
+    const f = isIP(host);
+    if (f === 0) return '';
+    if (this.#family === 6) return f === 4 ? `::ffff:${host}` : host;
+    if (f === 6) {
+      if (host.startsWith('::ffff:') && isIP(host.slice(7)) === 4) return host.slice(7);
+      return '';
+    }
+    return host;
+  }
+
+  #setEndpoint(peer: Peer, ep: Endpoint): void {
+    const sendHost = this.#sendHostFor(ep.host);
+    if (sendHost === '') return;
+    const host =
+      sendHost.startsWith('::ffff:') && isIP(sendHost.slice(7)) === 4 ? sendHost.slice(7) : sendHost;
+    peer.endpoint = { host, port: ep.port };
+    peer.sendHost = sendHost;
+  }
+
+  #resolve(peer: Peer): void {
+    if (peer.state === PeerState.Resolving) return;
+    const src = this.#endpoints;
+    if (src === null) {
+      this.#dropQueue(peer, 'no_route');
+      this.#peers.delete(peer.nodeId);
+      this.emit('unreachable', peer.nodeId);
+      return;
+    }
+    peer.state = PeerState.Resolving;
+    const done = (ep: Endpoint | null): void => {
+      if (this.#closed || this.#peers.get(peer.nodeId) !== peer) return;
+      if (ep === null) {
+        this.#dropQueue(peer, 'no_route');
+        this.#peers.delete(peer.nodeId);
+        this.emit('unreachable', peer.nodeId);
+        return;
+      }
+      peer.state = PeerState.Idle;
+      this.#setEndpoint(peer, ep);
+      if (this.encrypt) this.#beginKx(peer);
+      else this.#flush(peer);
+    };
+    let r: Endpoint | null | Promise<Endpoint | null>;
+    try {
+      r = src.resolveEndpoint(peer.nodeId);
+    } catch {
+      r = null;
+    }
+    if (r instanceof Promise) r.then(done, () => done(null));
+    else done(r);
+  }
+
+  #maintain(): void {
+    const now = Date.now();
+    for (const peer of this.#peers.values()) {
+      if (peer.state === PeerState.Keying) {
+        const delay = Math.min(this.#kxRetryMs * 2 ** (peer.kxAttempts - 1), 4000);
+        if (now - peer.kxSentAt >= delay) {
+          if (peer.kxAttempts >= this.#kxMaxAttempts) {
+            peer.state = PeerState.Idle;
+            this.#dropQueue(peer, 'kx_timeout');
+            this.emit('kx-failed', peer.nodeId);
+          } else {
+            peer.kxAttempts++;
+            peer.kxSentAt = now;
+            this.#sendKx(peer);
+          }
+        }
+      }
+      if (
+        peer.previous !== null &&
+        peer.session !== null &&
+        now - peer.session.createdAt > PREVIOUS_SESSION_GRACE_MS
+      ) {
+        peer.previous = null;
+      }
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new TransportError('ERR_TRANSPORT_CLOSED', 'tunnel is closed');
+  }
+}
+
+/** Bind a tunnel (see {@link TunnelOptions}). */
+export function createTunnel(options: TunnelOptions = {}): Promise<UdpTunnel> {
+  return UdpTunnel.create(options);
+}
