@@ -126,8 +126,14 @@ export interface DecodeFailure {
 /**
  * Decode without throwing: returns the packet, or null with `failure.reason` set.
  * Trailing bytes beyond the declared payload length are ignored, as the reference does.
+ * `verifyChecksum = false` is for plaintext that AES-GCM already authenticated (the CRC adds nothing there).
  */
-export function tryDecodePacket(buf: Buffer, failure: DecodeFailure, offset = 0): Packet | null {
+export function tryDecodePacket(
+  buf: Buffer,
+  failure: DecodeFailure,
+  offset = 0,
+  verifyChecksum = true,
+): Packet | null {
   const avail = buf.length - offset;
   if (avail < PACKET_HEADER_SIZE) {
     failure.reason = 'too_short';
@@ -139,8 +145,7 @@ export function tryDecodePacket(buf: Buffer, failure: DecodeFailure, offset = 0)
     return null;
   }
   const end = offset + PACKET_HEADER_SIZE + len;
-  const stored = buf.readUInt32BE(offset + 30);
-  if (packetCrc(buf, offset, end) !== stored) {
+  if (verifyChecksum && packetCrc(buf, offset, end) !== buf.readUInt32BE(offset + 30)) {
     failure.reason = 'checksum';
     return null;
   }

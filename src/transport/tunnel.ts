@@ -449,7 +449,8 @@ export class UdpTunnel extends EventEmitter {
       }
       return this.#drop('too_old', peer);
     }
-    const pkt = tryDecodePacket(session.plaintext, this.#failure, 0);
+    // GCM authenticated the plaintext; its CRC cannot add anything, so skip recomputing it.
+    const pkt = tryDecodePacket(session.plaintext, this.#failure, 0, false);
     if (pkt === null) return this.#drop('bad_packet', peer);
     if (pkt.src.node !== nodeId) return this.#drop('spoofed_source', peer);
     peer.confirmed = true;
