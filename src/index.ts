@@ -3,3 +3,19 @@
  * pilot: the library root. Everything a program needs to run or talk to a pilot node.
  */
 export * from './coreapi/index.js';
+export * from './transport/packet.js';
+export * from './transport/frames.js';
+export * from './transport/errors.js';
+export * from './transport/identity-file.js';
+export { StaticPeerDirectory, type ExpectedKeySource, type EndpointSource } from './transport/key-source.js';
+export {
+  generateEd25519,
+  ed25519FromSeed,
+  ed25519FromPrivate64,
+  ed25519Sign,
+  ed25519Verify,
+  type Ed25519KeyPair,
+} from './transport/keys.js';
+export { createTunnel, UdpTunnel, type TunnelOptions, type EstablishedEvent } from './transport/tunnel.js';
+export type { TrafficSnapshot, DropReason } from './transport/counters.js';
+export type { PeerInfoSnapshot } from './transport/peer.js';

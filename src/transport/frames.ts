@@ -160,6 +160,8 @@ export interface PilaFrame {
 
 /** The 40 bytes a PILA signature covers: ASCII `auth` ‖ node ID (BE) ‖ X25519 public key. */
 export function pilaSignatureInput(nodeId: number, x25519PublicKey: Uint8Array): Buffer {
+  if (x25519PublicKey.length !== X25519_KEY_SIZE)
+    throw new FrameError('ERR_FRAME_LENGTH', 'X25519 key must be 32 bytes');
   const out = Buffer.allocUnsafe(4 + 4 + X25519_KEY_SIZE);
   out.write('auth', 0, 'latin1');
   out.writeUInt32BE(nodeId >>> 0, 4);

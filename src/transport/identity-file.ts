@@ -185,7 +185,11 @@ export function encodeIdentityFile(keyPair: Ed25519KeyPair): string {
 async function readIdentityFile(target: string, path: string): Promise<Ed25519KeyPair | null> {
   let handle;
   try {
-    handle = await open(target, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    // O_NONBLOCK: a FIFO in place of the file must fail the regular-file check below, not hang the open.
+    handle = await open(
+      target,
+      fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0),
+    );
   } catch (err) {
     if (errno(err) === 'ENOENT') return null;
     throw ioError('open', path, err);

@@ -120,20 +120,33 @@ export function generateX25519(): X25519KeyPair {
 
 /** X25519 key pair from a raw 32-byte private scalar (tests and cross-checks). */
 export function x25519FromPrivate(raw: Uint8Array): X25519KeyPair {
-  const privateKeyObject = createPrivateKey({
-    key: Buffer.concat([X25519_PKCS8_PREFIX, raw]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  return { publicKey: rawFromSpki(createPublicKey(privateKeyObject)), privateKeyObject };
+  if (raw.length !== 32)
+    throw new IdentityError('ERR_IDENTITY_INVALID_KEY', 'X25519 private key must be 32 bytes');
+  try {
+    const privateKeyObject = createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8_PREFIX, raw]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    return { publicKey: rawFromSpki(createPublicKey(privateKeyObject)), privateKeyObject };
+  } catch (cause) {
+    throw new IdentityError('ERR_IDENTITY_INVALID_KEY', 'invalid X25519 private key', { cause });
+  }
 }
 
 /** X25519 shared secret with a peer's raw public key; throws on an invalid (e.g. low-order) key. */
 export function x25519Shared(own: X25519KeyPair, peerPublic: Uint8Array): Buffer {
-  const publicKey = createPublicKey({
-    key: Buffer.concat([X25519_SPKI_PREFIX, peerPublic]),
-    format: 'der',
-    type: 'spki',
-  });
-  return diffieHellman({ privateKey: own.privateKeyObject, publicKey });
+  if (peerPublic.length !== 32)
+    throw new IdentityError('ERR_IDENTITY_INVALID_KEY', 'X25519 public key must be 32 bytes');
+  try {
+    const publicKey = createPublicKey({
+      key: Buffer.concat([X25519_SPKI_PREFIX, peerPublic]),
+      format: 'der',
+      type: 'spki',
+    });
+    return diffieHellman({ privateKey: own.privateKeyObject, publicKey });
+  } catch (cause) {
+    // Low-order points make the derivation fail: refuse them as invalid keys.
+    throw new IdentityError('ERR_IDENTITY_INVALID_KEY', 'invalid X25519 public key', { cause });
+  }
 }

@@ -135,7 +135,7 @@ export function tryDecodePacket(
   verifyChecksum = true,
 ): Packet | null {
   const avail = buf.length - offset;
-  if (avail < PACKET_HEADER_SIZE) {
+  if (offset < 0 || avail < PACKET_HEADER_SIZE) {
     failure.reason = 'too_short';
     return null;
   }

@@ -567,7 +567,26 @@ export class UdpTunnel extends EventEmitter {
     } catch {
       known = null;
     }
-    if (known !== null && !(known instanceof Promise)) {
+    if (known instanceof Promise) {
+      if (this.#pendingLookups >= MAX_PENDING_LOOKUPS) return this.#drop('kx_lookup_busy', null);
+      this.#pendingLookups++;
+      known.then(
+        (key) => {
+          this.#pendingLookups--;
+          if (!this.#closed) this.#finishPilk(nodeId, msg, rinfo, relayed, key);
+        },
+        () => {
+          this.#pendingLookups--;
+          if (!this.#closed) this.#finishPilk(nodeId, msg, rinfo, relayed, null);
+        },
+      );
+      return;
+    }
+    this.#finishPilk(nodeId, msg, rinfo, relayed, known);
+  }
+
+  #finishPilk(nodeId: number, msg: Buffer, rinfo: RemoteInfo, relayed: boolean, known: Buffer | null): void {
+    if (known !== null) {
       // The peer has a registered key: an unauthenticated exchange would be a downgrade.
       this.#drop('kx_unauthenticated_refused', null);
       return this.#kxRequest(nodeId, rinfo, relayed);

@@ -14,7 +14,11 @@ export interface TestNode {
 }
 
 /** A tunnel on 127.0.0.1:0 with a static directory; closed when the test ends. */
-export async function makeNode(nodeId: number, opts: Partial<TunnelOptions> = {}, identity = generateEd25519()): Promise<TestNode> {
+export async function makeNode(
+  nodeId: number,
+  opts: Partial<TunnelOptions> = {},
+  identity = generateEd25519(),
+): Promise<TestNode> {
   const dir = new StaticPeerDirectory();
   const tunnel = await createTunnel({ nodeId, identity, keys: dir, endpoints: dir, ...opts });
   onTestFinished(() => tunnel.close());

@@ -63,12 +63,19 @@ describe('tunnel security', () => {
   it('drops replayed frames, from the relay and from a third party', async () => {
     const { a, b, relay } = await pairThroughRelay();
     const captured: Buffer[] = [];
-    relay.setFaults({ duplicate: 1, tap: (m) => (frameKind(m) === 'PILS' && captured.push(Buffer.from(m)), m) }, {});
+    relay.setFaults(
+      { duplicate: 1, tap: (m) => (frameKind(m) === 'PILS' && captured.push(Buffer.from(m)), m) },
+      {},
+    );
     for (let i = 0; i < 10; i++) a.tunnel.send(datagram(1, 2, `r${i}`, i));
     await waitFor(() => b.received.length === 10 && b.tunnel.counters().drops.replay >= 10, 5000, 'replays');
     const attacker = await rawSocket();
     for (const f of captured) attacker.send(f, b.tunnel.address.port, '127.0.0.1');
-    await waitFor(() => b.tunnel.counters().drops.replay >= 10 + captured.length, 5000, 'third-party replays');
+    await waitFor(
+      () => b.tunnel.counters().drops.replay >= 10 + captured.length,
+      5000,
+      'third-party replays',
+    );
     expect(b.received.length).toBe(10);
   });
 
@@ -83,11 +90,32 @@ describe('tunnel security', () => {
       attacker.send(f, b.tunnel.address.port, '127.0.0.1');
     };
     // Claims node 1 but signs with Mallory's key.
-    send(encodePilaFrame(1, x.publicKey, mallory.publicKey, ed25519Sign(mallory, pilaSignatureInput(1, x.publicKey))));
+    send(
+      encodePilaFrame(
+        1,
+        x.publicKey,
+        mallory.publicKey,
+        ed25519Sign(mallory, pilaSignatureInput(1, x.publicKey)),
+      ),
+    );
     // Claims node 1 with node 1's public key but a signature Mallory made.
-    send(encodePilaFrame(1, x.publicKey, a.identity.publicKey, ed25519Sign(mallory, pilaSignatureInput(1, x.publicKey))));
+    send(
+      encodePilaFrame(
+        1,
+        x.publicKey,
+        a.identity.publicKey,
+        ed25519Sign(mallory, pilaSignatureInput(1, x.publicKey)),
+      ),
+    );
     // A node B has never heard of.
-    send(encodePilaFrame(99, x.publicKey, mallory.publicKey, ed25519Sign(mallory, pilaSignatureInput(99, x.publicKey))));
+    send(
+      encodePilaFrame(
+        99,
+        x.publicKey,
+        mallory.publicKey,
+        ed25519Sign(mallory, pilaSignatureInput(99, x.publicKey)),
+      ),
+    );
     await waitFor(() => {
       const d = b.tunnel.counters().drops;
       return d.kx_wrong_key === 1 && d.kx_bad_signature === 1 && d.kx_unknown_key === 1;
@@ -133,10 +161,14 @@ describe('tunnel security', () => {
     // A still holds the old session: its first frame cannot be opened and triggers a key request.
     a.tunnel.send(datagram(1, 2, 'lost?'));
     await waitFor(() => a.tunnel.peer(2)?.state === 'keyed' && b2.tunnel.hasSession(1), 5000, 'rekey');
-    await waitFor(() => {
-      a.tunnel.send(datagram(1, 2, 'after'));
-      return b2.received.some((p) => p.payload.toString() === 'after');
-    }, 5000, 'traffic after restart');
+    await waitFor(
+      () => {
+        a.tunnel.send(datagram(1, 2, 'after'));
+        return b2.received.some((p) => p.payload.toString() === 'after');
+      },
+      5000,
+      'traffic after restart',
+    );
     b2.tunnel.send(datagram(2, 1, 'back'));
     await waitFor(() => a.received.some((p) => p.payload.toString() === 'back'));
     expect(b2.tunnel.counters().drops.no_session).toBeGreaterThanOrEqual(1);
@@ -145,7 +177,10 @@ describe('tunnel security', () => {
   it('bounds the queue for a peer that never answers', async () => {
     const a = await makeNode(1, { queue: { perPeerPackets: 16 } });
     const silent = await rawSocket();
-    a.dir.set(2, { publicKey: generateEd25519().publicKey, endpoint: { host: '127.0.0.1', port: silent.address().port } });
+    a.dir.set(2, {
+      publicKey: generateEd25519().publicKey,
+      endpoint: { host: '127.0.0.1', port: silent.address().port },
+    });
     for (let i = 0; i < 100; i++) a.tunnel.send(datagram(1, 2, Buffer.alloc(100), i));
     expect(a.tunnel.counters().queuedPackets).toBe(16);
     expect(a.tunnel.counters().drops.queue_overflow).toBe(84);
