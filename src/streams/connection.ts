@@ -1,0 +1,837 @@
+/**
+ * One reliable stream: the protocol state machine (handshake, data, SACK-driven loss recovery, CUBIC,
+ * pacing, flow control, Nagle, FIN/RST) and the `stream.Duplex` the application uses, in one object so an
+ * idle stream stays small.
+ *
+ * Close never loses data: `end()` queues a FIN that is sent only once every byte before it is acknowledged,
+ * and is retransmitted like data; the peer's FIN is delivered as end-of-stream only after all data before it.
+ */
+import { Duplex } from 'node:stream';
+import type { Addr } from '../coreapi/addr.js';
+import { ConnectionResetError } from '../coreapi/errors.js';
+import type { Stream, StreamStats } from '../coreapi/streams.js';
+import {
+  FLAG_ACK,
+  FLAG_FIN,
+  FLAG_RST,
+  FLAG_SYN,
+  PROTO_STREAM,
+  makePacket,
+  type Packet,
+} from '../transport/packet.js';
+import { CcPhase, Cubic } from './cubic.js';
+import { RetransmitLimitError } from './errors.js';
+import { Reassembly } from './reassembly.js';
+import { RttEstimator } from './rtt.js';
+import { SACK_MAX_BLOCKS, decodeSack, encodeSack, looksLikeSack } from './sack.js';
+import { SendQueue, type Segment } from './send-queue.js';
+import { seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { ConnState } from './state.js';
+import type { StreamConfig } from './stream-config.js';
+import { WINDOW_UNIT } from './constants.js';
+
+/** What a connection needs from the stack that owns it. */
+export interface ConnHost {
+  readonly config: StreamConfig;
+  send(p: Packet): void;
+  /** Flush this connection's pending ACK at the end of the current I/O batch. */
+  scheduleAck(c: Connection): void;
+  /** Run this connection's send loop again soon (pacing). */
+  schedulePump(c: Connection): void;
+  /** The connection reached ESTABLISHED (dial resolves / listener queues it). */
+  established(c: Connection): void;
+  /** The connection is finished with; remove it from the tables (after TIME_WAIT if any). */
+  released(c: Connection, timeWait: boolean): void;
+  /** A retransmission timeout fired (path-MTU fallback hook). */
+  rtoFired(c: Connection): void;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+export class Connection extends Duplex implements Stream {
+  readonly id: number;
+  readonly localAddr: Addr;
+  readonly localPort: number;
+  readonly remoteAddr: Addr;
+  readonly remotePort: number;
+  state: ConnState;
+  /** performance.now() of the last packet received (keepalive and idle timeout). */
+  lastActivity: number;
+  /** performance.now() of the last keepalive probe sent. */
+  keepaliveAt = 0;
+  /** True for the side that accepted (passive open). */
+  readonly passive: boolean;
+
+  #host: ConnHost;
+  #out: Packet;
+  #mss: number;
+  // send side
+  #iss: number;
+  #sndUna: number;
+  #sndNxt: number;
+  #queue = new SendQueue();
+  #pending: Buffer[] = [];
+  #pendingOff = 0;
+  #pendingBytes = 0;
+  #writeCb: ((err?: Error | null) => void) | null = null;
+  #finQueued = false;
+  #finSeg: Segment | null = null;
+  #finAcked = false;
+  #finalCb: ((err?: Error | null) => void) | null = null;
+  #cc: Cubic;
+  #rtt: RttEstimator;
+  #backoff = 1;
+  #rtoCount = 0;
+  #inRecovery = false;
+  #recoveryPoint = 0;
+  #dupAcks = 0;
+  #peerWnd = -1;
+  #noDelay = false;
+  #nagleForce = false;
+  #tokens = 0;
+  #tokensAt = 0;
+  #zwpInterval = 0;
+  // receive side
+  #rcvNxt = 0;
+  #reasm = new Reassembly();
+  #finRecvSeq = -1;
+  #eofDelivered = false;
+  #ackPending = 0;
+  #ackNow = false;
+  #lastAdvUnits = 0;
+  // timers (absolute ms deadlines, 0 = off) and the single timer serving them
+  #rtoAt = 0;
+  #ackAt = 0;
+  #nagleAt = 0;
+  #zwpAt = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = 0;
+  // stats
+  #stats = {
+    retransmits: 0,
+    fastRetransmits: 0,
+    sackRecv: 0,
+    sackSent: 0,
+    dupAcks: 0,
+    bytesSent: 0,
+    bytesRecv: 0,
+    segsSent: 0,
+    segsRecv: 0,
+  };
+  #closedByUs = false;
+  #released = false;
+
+  constructor(opts: {
+    host: ConnHost;
+    id: number;
+    localAddr: Addr;
+    localPort: number;
+    remoteAddr: Addr;
+    remotePort: number;
+    passive: boolean;
+    mss: number;
+    iss: number;
+  }) {
+    const cfg = opts.host.config;
+    super({
+      allowHalfOpen: true,
+      readableHighWaterMark: cfg.recvWindow,
+      writableHighWaterMark: cfg.writeHighWaterMark,
+    });
+    this.#host = opts.host;
+    this.id = opts.id;
+    this.localAddr = opts.localAddr;
+    this.localPort = opts.localPort;
+    this.remoteAddr = opts.remoteAddr;
+    this.remotePort = opts.remotePort;
+    this.passive = opts.passive;
+    this.state = ConnState.CLOSED;
+    this.lastActivity = performance.now();
+    this.#mss = opts.mss;
+    this.#iss = opts.iss >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#iss;
+    this.#cc = new Cubic(opts.mss, cfg.maxCwnd);
+    this.#rtt = new RttEstimator({
+      initialRto: cfg.initialRtoMs,
+      minRto: cfg.minRtoMs,
+      maxRto: cfg.maxRtoMs,
+    });
+    this.#noDelay = cfg.noDelay;
+    this.#out = makePacket({
+      protocol: PROTO_STREAM,
+      src: opts.localAddr,
+      dst: opts.remoteAddr,
+      srcPort: opts.localPort,
+      dstPort: opts.remotePort,
+    });
+  }
+
+  // ---- public API -------------------------------------------------------------------------------
+
+  setNoDelay(noDelay = true): this {
+    this.#noDelay = noDelay;
+    if (noDelay) this.pump();
+    return this;
+  }
+
+  /** Current segment size. */
+  get mss(): number {
+    return this.#mss;
+  }
+
+  /** Raise or lower the segment size (path-MTU discovery). Affects segments built from now on. */
+  setMss(mss: number): void {
+    if (mss === this.#mss) return;
+    this.#mss = mss;
+    this.#cc.setMss(mss);
+    this.pump();
+  }
+
+  stats(): StreamStats {
+    const s = this.#stats;
+    return {
+      state: this.state,
+      cwnd: Math.round(this.#cc.cwnd),
+      ssthresh: Math.round(Math.min(this.#cc.ssthresh, 0x7fffffff)),
+      srttMs: this.#rtt.srtt,
+      rttvarMs: this.#rtt.rttvar,
+      inFlight: this.#queue.pipe,
+      retransmits: s.retransmits,
+      fastRetransmits: s.fastRetransmits,
+      sackRecv: s.sackRecv,
+      sackSent: s.sackSent,
+      dupAcks: s.dupAcks,
+      bytesSent: s.bytesSent,
+      bytesRecv: s.bytesRecv,
+      segsSent: s.segsSent,
+      segsRecv: s.segsRecv,
+      peerRecvWindow: Math.max(0, this.#peerWnd),
+      recvWindow: this.#advUnits() * WINDOW_UNIT,
+      mss: this.#mss,
+    };
+  }
+
+  /** Extra figures for `pilot connections` (reference conn_list fields). */
+  details(): { unacked: number; oooBuf: number; inRecovery: boolean; ccPhase: CcPhase; rto: number } {
+    return {
+      unacked: this.#queue.length,
+      oooBuf: this.#reasm.size,
+      inRecovery: this.#inRecovery,
+      ccPhase: this.#cc.phase,
+      rto: this.#rtt.rto * this.#backoff,
+    };
+  }
+
+  // ---- handshake --------------------------------------------------------------------------------
+
+  /** Active open: send SYN. The stack retransmits it (sendSyn) until answered. */
+  openActive(): void {
+    this.state = ConnState.SYN_SENT;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.sendSyn();
+  }
+
+  sendSyn(): void {
+    this.#emit(FLAG_SYN, this.#iss, 0, EMPTY);
+  }
+
+  /** Passive open from a SYN: record the peer, answer SYN-ACK, and count as established (as the reference). */
+  openPassive(syn: Packet): void {
+    this.#rcvNxt = seqAdd(syn.seq, 1);
+    this.#peerWnd = syn.window * WINDOW_UNIT;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.state = ConnState.ESTABLISHED;
+    this.sendSynAck();
+  }
+
+  sendSynAck(): void {
+    this.#emit(FLAG_SYN | FLAG_ACK, this.#iss, this.#rcvNxt, EMPTY);
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  /** A packet for this connection arrived (already matched by the stack). `now` is performance.now(). */
+  onPacket(p: Packet, now: number): void {
+    this.lastActivity = now;
+    const flags = p.flags;
+    if ((flags & FLAG_RST) !== 0) {
+      this.#reset(new ConnectionResetError('connection reset by peer'), false);
+      return;
+    }
+    if ((flags & FLAG_SYN) !== 0) {
+      if ((flags & FLAG_ACK) === 0) {
+        // Duplicate SYN: our SYN-ACK was lost.
+        if (this.passive) this.sendSynAck();
+        return;
+      }
+      if (this.state === ConnState.SYN_SENT) {
+        if (p.ack !== this.#sndNxt) return;
+        this.#rcvNxt = seqAdd(p.seq, 1);
+        this.#sndUna = this.#sndNxt;
+        this.#peerWnd = p.window * WINDOW_UNIT;
+        this.state = ConnState.ESTABLISHED;
+        this.#emit(FLAG_ACK, this.#sndNxt, this.#rcvNxt, EMPTY);
+        this.#host.established(this);
+        this.pump();
+      } else if (!this.passive) {
+        // Our ACK of the SYN-ACK was lost; acknowledge again.
+        this.#sendAck();
+      }
+      return;
+    }
+    if (this.state === ConnState.SYN_SENT || this.state === ConnState.CLOSED) return;
+    const payload = p.payload;
+    let isSack = false;
+    if ((flags & FLAG_ACK) !== 0) {
+      this.#peerWnd = p.window * WINDOW_UNIT;
+      isSack = payload.length > 0 && looksLikeSack(payload);
+      this.#onAck(p.ack, payload.length === 0 || isSack, now);
+      if (isSack) this.#onSack(payload, now);
+    }
+    if (payload.length > 0 && !isSack) this.#onData(p.seq, payload);
+    else if (payload.length === 0 && (flags & FLAG_FIN) === 0 && seqLt(p.seq, this.#rcvNxt)) {
+      // A keepalive or probe below the window: answer so the prober learns we are alive.
+      this.#ackNow = true;
+    }
+    if ((flags & FLAG_FIN) !== 0) this.#onFin(seqAdd(p.seq, isSack ? 0 : payload.length));
+    if (this.#ackNow || this.#ackPending >= 2) this.#host.scheduleAck(this);
+    else if (this.#ackPending > 0 && this.#ackAt === 0)
+      this.#arm('ack', Date.now() + this.#host.config.delayedAckMs);
+    this.pump();
+  }
+
+  #onAck(ack: number, pure: boolean, now: number): void {
+    if (seqGt(ack, this.#sndNxt)) return;
+    if (seqGt(ack, this.#sndUna)) {
+      let rttSample = -1;
+      const acked = this.#queue.ackUpTo(ack, (s) => {
+        if (s.tx === 1 && !s.sacked) rttSample = now - s.sentAt;
+      });
+      const wasFinPending = this.#finSeg !== null && !this.#finAcked;
+      this.#sndUna = ack;
+      this.#dupAcks = 0;
+      this.#backoff = 1;
+      this.#rtoCount = 0;
+      if (rttSample >= 0) this.#rtt.sample(rttSample);
+      if (this.#inRecovery && seqGe(ack, this.#recoveryPoint)) {
+        this.#inRecovery = false;
+        this.#cc.onRecoveryEnd();
+      }
+      const appLimited = this.#pendingBytes === 0 && this.#queue.pipe < this.#cc.cwnd / 2;
+      this.#cc.onAck(acked, rttSample, now, ack, this.#sndNxt, appLimited);
+      this.#arm('rto', this.#queue.length > 0 ? Date.now() + this.#rtoMs() : 0);
+      if (wasFinPending && this.#queue.length === 0) this.#onFinAcked();
+      this.#maybeReleaseWriter();
+      return;
+    }
+    if (ack === this.#sndUna && pure && this.#queue.length > 0) {
+      this.#dupAcks++;
+      this.#stats.dupAcks++;
+      if (this.#dupAcks === 3 && !this.#inRecovery && !this.#queue.hasSacked) {
+        const s = this.#queue.markFirstLost();
+        if (s !== null) {
+          this.#stats.fastRetransmits++;
+          this.#enterRecovery();
+        }
+      }
+    }
+  }
+
+  #onSack(payload: Buffer, now: number): void {
+    const blocks = decodeSack(payload);
+    if (blocks === null) return;
+    this.#stats.sackRecv++;
+    this.#queue.applySack(blocks, this.#sndUna, this.#sndNxt);
+    const srtt = this.#rtt.srtt;
+    const reorder = srtt > 0 ? Math.max(1, srtt / 4) : 5;
+    if (this.#queue.detectLosses(now, reorder) > 0 && !this.#inRecovery) {
+      this.#stats.fastRetransmits++;
+      this.#enterRecovery();
+    }
+  }
+
+  #enterRecovery(): void {
+    this.#inRecovery = true;
+    this.#recoveryPoint = this.#sndNxt;
+    this.#cc.onLoss();
+  }
+
+  #onData(seq: number, data: Buffer): void {
+    const len = data.length;
+    this.#stats.segsRecv++;
+    if (this.#eofDelivered) {
+      this.#ackNow = true;
+      return;
+    }
+    if (seq === this.#rcvNxt) {
+      this.#deliver(data);
+      this.#rcvNxt = seqAdd(seq, len);
+      if (this.#reasm.size > 0) {
+        this.#rcvNxt = this.#reasm.drain(this.#rcvNxt, (d) => this.#deliver(d));
+        this.#ackNow = true;
+      } else {
+        this.#ackPending++;
+      }
+      this.#checkEof();
+      return;
+    }
+    if (seqGt(seq, this.#rcvNxt)) {
+      const limit = this.#host.config.recvWindow;
+      if (seqLt(seqAdd(seq, len), seqAdd(this.#rcvNxt, limit * 2))) this.#reasm.insert(seq, data, limit);
+      this.#ackNow = true;
+      return;
+    }
+    // Old data; deliver any new tail (overlapping retransmission), else it is a duplicate.
+    const end = seqAdd(seq, len);
+    if (seqGt(end, this.#rcvNxt)) {
+      this.#deliver(data.subarray((this.#rcvNxt - seq) >>> 0));
+      this.#rcvNxt = end;
+      if (this.#reasm.size > 0) this.#rcvNxt = this.#reasm.drain(this.#rcvNxt, (d) => this.#deliver(d));
+      this.#checkEof();
+    }
+    this.#ackNow = true;
+  }
+
+  #deliver(data: Buffer): void {
+    this.#stats.bytesRecv += data.length;
+    this.push(data);
+  }
+
+  #onFin(finSeq: number): void {
+    if (this.#finRecvSeq === -1) this.#finRecvSeq = finSeq;
+    this.#ackNow = true;
+    this.#checkEof();
+  }
+
+  #checkEof(): void {
+    if (this.#eofDelivered || this.#finRecvSeq === -1 || this.#rcvNxt !== this.#finRecvSeq) return;
+    this.#eofDelivered = true;
+    this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+    this.#ackNow = true;
+    if (this.state === ConnState.ESTABLISHED) this.state = ConnState.CLOSE_WAIT;
+    this.push(null);
+    this.#maybeFinished();
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#enqueue(chunk);
+    this.#afterWrite(cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    for (const c of chunks) this.#enqueue(c.chunk);
+    this.#afterWrite(cb);
+  }
+
+  #enqueue(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+  }
+
+  #afterWrite(cb: (err?: Error | null) => void): void {
+    if (this.#pendingBytes + this.#queue.bytes < this.#host.config.sendBuffer) cb();
+    else this.#writeCb = cb;
+    this.pump();
+  }
+
+  #maybeReleaseWriter(): void {
+    const cb = this.#writeCb;
+    if (cb !== null && this.#pendingBytes + this.#queue.bytes < this.#host.config.sendBuffer) {
+      this.#writeCb = null;
+      cb();
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#finQueued = true;
+    this.#finalCb = cb;
+    if (this.state === ConnState.ESTABLISHED && this.#finRecvSeq === -1) this.#closedByUs = true;
+    this.pump();
+  }
+
+  override _read(): void {
+    // The application consumed data: if our advertised window had closed noticeably, announce it.
+    if (this.state === ConnState.CLOSED || this.#released) return;
+    const units = this.#advUnits();
+    const mssUnits = Math.max(1, Math.ceil((2 * this.#mss) / WINDOW_UNIT));
+    if (this.#lastAdvUnits < mssUnits && units >= this.#lastAdvUnits + mssUnits) {
+      this.#ackNow = true;
+      this.#host.scheduleAck(this);
+    }
+  }
+
+  /** The send loop: retransmit lost segments, then new data, then FIN, within cwnd, window and pacing. */
+  pump(): void {
+    const st = this.state;
+    if (st !== ConnState.ESTABLISHED && st !== ConnState.CLOSE_WAIT && st !== ConnState.FIN_WAIT) return;
+    const now = performance.now();
+    const q = this.#queue;
+    const cc = this.#cc;
+    for (;;) {
+      const lost = q.nextLost();
+      if (lost !== null) {
+        if (q.pipe > 0 && q.pipe + lost.len > cc.cwnd) break;
+        if (!this.#pace(lost.len, now)) break;
+        q.transmitted(lost, now);
+        this.#stats.retransmits++;
+        this.#sendSegment(lost);
+        continue;
+      }
+      if (this.#pendingBytes > 0) {
+        let size = Math.min(this.#mss, this.#pendingBytes);
+        if (this.#peerWnd >= 0) {
+          const room = this.#peerWnd - ((this.#sndNxt - this.#sndUna) >>> 0);
+          if (room < size) {
+            if (room <= 0 || room < this.#pendingBytes) {
+              if (q.length === 0) this.#armZeroWindowProbe(now);
+              break;
+            }
+            size = room;
+          }
+        }
+        if (q.pipe > 0 && q.pipe + size > cc.cwnd) break;
+        if (size < this.#mss && !this.#noDelay && !this.#finQueued && !this.#nagleForce && q.length > 0) {
+          if (this.#nagleAt === 0) this.#arm('nagle', Date.now() + this.#host.config.nagleMs);
+          break;
+        }
+        if (!this.#pace(size, now)) break;
+        this.#nagleForce = false;
+        const seg = this.#newSegment(size, now);
+        q.push(seg);
+        this.#sendSegment(seg);
+        if (this.#rtoAt === 0) this.#arm('rto', Date.now() + this.#rtoMs());
+        continue;
+      }
+      if (this.#finQueued && this.#finSeg === null && q.length === 0) {
+        const fin: Segment = {
+          seq: this.#sndNxt,
+          len: 1,
+          data: EMPTY,
+          fin: true,
+          sentAt: now,
+          tx: 1,
+          sacked: false,
+          lost: false,
+          inPipe: true,
+        };
+        this.#finSeg = fin;
+        this.#sndNxt = seqAdd(this.#sndNxt, 1);
+        q.push(fin);
+        this.#sendSegment(fin);
+        if (this.state === ConnState.ESTABLISHED) this.state = ConnState.FIN_WAIT;
+        this.#arm('rto', Date.now() + this.#rtoMs());
+      }
+      break;
+    }
+    this.#maybeReleaseWriter();
+  }
+
+  /** Take `size` bytes from the pending chunks (zero-copy when one chunk holds them) as a new segment. */
+  #newSegment(size: number, now: number): Segment {
+    let data: Buffer;
+    const first = this.#pending[0];
+    if (first.length - this.#pendingOff >= size) {
+      data = first.subarray(this.#pendingOff, this.#pendingOff + size);
+      // Never emit data that has exactly the shape of a SACK payload (peers would misread it).
+      if (size > 1 && looksLikeSack(data)) {
+        size--;
+        data = data.subarray(0, size);
+      }
+      this.#pendingOff += size;
+      if (this.#pendingOff === first.length) {
+        this.#pending.shift();
+        this.#pendingOff = 0;
+      }
+    } else {
+      data = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const c = this.#pending[0];
+        const n = Math.min(size - filled, c.length - this.#pendingOff);
+        c.copy(data, filled, this.#pendingOff, this.#pendingOff + n);
+        filled += n;
+        this.#pendingOff += n;
+        if (this.#pendingOff === c.length) {
+          this.#pending.shift();
+          this.#pendingOff = 0;
+        }
+      }
+      if (size > 1 && looksLikeSack(data)) {
+        // Give the last byte back to the pending data.
+        size--;
+        this.#pending.unshift(data.subarray(size));
+        this.#pendingOff = 0;
+        data = data.subarray(0, size);
+      }
+    }
+    this.#pendingBytes -= size;
+    const seg: Segment = {
+      seq: this.#sndNxt,
+      len: size,
+      data,
+      fin: false,
+      sentAt: now,
+      tx: 1,
+      sacked: false,
+      lost: false,
+      inPipe: true,
+    };
+    this.#sndNxt = seqAdd(this.#sndNxt, size);
+    this.#stats.bytesSent += size;
+    return seg;
+  }
+
+  #sendSegment(s: Segment): void {
+    this.#stats.segsSent++;
+    this.#emit(s.fin ? FLAG_FIN | FLAG_ACK : FLAG_ACK, s.seq, this.#rcvNxt, s.data);
+  }
+
+  /** Token-bucket pacing at a multiple of cwnd/srtt; false means "wait" (a re-pump is scheduled). */
+  #pace(bytes: number, now: number): boolean {
+    const srtt = this.#rtt.srtt;
+    if (srtt <= 0 || !this.#host.config.pacing) return true;
+    const gain = this.#cc.phase === CcPhase.SlowStart ? 2 : 1.25;
+    const rate = (this.#cc.cwnd / srtt) * gain; // bytes per ms
+    const burst = Math.max(16 * this.#mss, 65536);
+    this.#tokens = Math.min(burst, this.#tokens + (now - this.#tokensAt) * rate);
+    this.#tokensAt = now;
+    if (this.#tokens >= bytes || this.#tokens >= burst) {
+      this.#tokens -= bytes;
+      return true;
+    }
+    this.#host.schedulePump(this);
+    return false;
+  }
+
+  #armZeroWindowProbe(now: number): void {
+    if (this.#zwpAt !== 0) return;
+    const cfg = this.#host.config;
+    this.#zwpInterval = this.#zwpInterval === 0 ? cfg.zeroWindowProbeMinMs : this.#zwpInterval;
+    this.#arm('zwp', Date.now() + this.#zwpInterval);
+    void now;
+  }
+
+  #zeroWindowProbe(): void {
+    if (this.#pendingBytes === 0 || this.#queue.length > 0) {
+      this.#zwpInterval = 0;
+      return;
+    }
+    // Send one byte beyond the window; the receiver answers with its current window.
+    const seg = this.#newSegment(1, performance.now());
+    this.#queue.push(seg);
+    this.#sendSegment(seg);
+    this.#arm('rto', Date.now() + this.#rtoMs());
+    this.#zwpInterval = Math.min(this.#host.config.zeroWindowProbeMaxMs, this.#zwpInterval * 2);
+  }
+
+  // ---- ACKs -------------------------------------------------------------------------------------
+
+  #advUnits(): number {
+    const free = this.#host.config.recvWindow - this.readableLength - this.#reasm.bytes;
+    return free <= 0 ? 0 : Math.min(0xffff, Math.floor(free / WINDOW_UNIT));
+  }
+
+  /** Send the pending ACK now (called by the stack at the end of an I/O batch or by the delayed-ACK timer). */
+  flushAck(): void {
+    if (this.#ackNow || this.#ackPending > 0) this.#sendAck();
+  }
+
+  #sendAck(): void {
+    if (this.state === ConnState.CLOSED || this.state === ConnState.SYN_SENT) return;
+    let payload = EMPTY;
+    if (this.#reasm.size > 0) {
+      payload = encodeSack(this.#reasm.blocks(SACK_MAX_BLOCKS));
+      this.#stats.sackSent++;
+    }
+    this.#emit(FLAG_ACK, this.#sndNxt, this.#rcvNxt, payload);
+  }
+
+  /** Keepalive: an empty ACK just below our send sequence, which a live peer answers. */
+  sendKeepalive(): void {
+    this.#emit(FLAG_ACK, seqAdd(this.#sndNxt, -1), this.#rcvNxt, EMPTY);
+  }
+
+  #emit(flags: number, seq: number, ack: number, payload: Buffer): void {
+    const p = this.#out;
+    p.flags = flags;
+    p.seq = seq >>> 0;
+    p.ack = ack >>> 0;
+    const units = this.#advUnits();
+    p.window = units;
+    this.#lastAdvUnits = units;
+    p.payload = payload;
+    if ((flags & FLAG_ACK) !== 0) {
+      this.#ackPending = 0;
+      this.#ackNow = false;
+      if (this.#ackAt !== 0) this.#ackAt = 0;
+    }
+    this.#host.send(p);
+    p.payload = EMPTY;
+  }
+
+  // ---- timers -----------------------------------------------------------------------------------
+
+  #rtoMs(): number {
+    return Math.min(this.#rtt.maxRto, this.#rtt.rto * this.#backoff);
+  }
+
+  #arm(which: 'rto' | 'ack' | 'nagle' | 'zwp', at: number): void {
+    if (which === 'rto') this.#rtoAt = at;
+    else if (which === 'ack') this.#ackAt = at;
+    else if (which === 'nagle') this.#nagleAt = at;
+    else this.#zwpAt = at;
+    if (at === 0 || this.#released) return;
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, at - Date.now()));
+  }
+
+  #onTimer = (): void => {
+    this.#timer = null;
+    this.#timerAt = 0;
+    if (this.#released) return;
+    const now = Date.now();
+    if (this.#ackAt !== 0 && this.#ackAt <= now) {
+      this.#ackAt = 0;
+      this.flushAck();
+    }
+    if (this.#nagleAt !== 0 && this.#nagleAt <= now) {
+      this.#nagleAt = 0;
+      this.#nagleForce = true;
+      this.pump();
+    }
+    if (this.#zwpAt !== 0 && this.#zwpAt <= now) {
+      this.#zwpAt = 0;
+      this.#zeroWindowProbe();
+    }
+    if (this.#rtoAt !== 0 && this.#rtoAt <= now) {
+      this.#rtoAt = 0;
+      this.#onRto(now);
+    }
+    if (this.#released) return;
+    let next = 0;
+    for (const t of [this.#rtoAt, this.#ackAt, this.#nagleAt, this.#zwpAt])
+      if (t !== 0 && (next === 0 || t < next)) next = t;
+    if (next !== 0) {
+      this.#timerAt = next;
+      this.#timer = setTimeout(this.#onTimer, Math.max(0, next - now));
+    }
+  };
+
+  #onRto(now: number): void {
+    if (this.#queue.length === 0) return;
+    if (this.#rtoCount >= this.#host.config.maxRetransmits) {
+      this.#reset(new RetransmitLimitError(), true);
+      return;
+    }
+    this.#rtoCount++;
+    this.#backoff = Math.min(this.#backoff * 2, 64);
+    this.#queue.markAllLost();
+    this.#cc.onRto();
+    this.#inRecovery = true;
+    this.#recoveryPoint = this.#sndNxt;
+    this.#host.rtoFired(this);
+    this.pump();
+    this.#arm('rto', now + this.#rtoMs());
+  }
+
+  // ---- close ------------------------------------------------------------------------------------
+
+  #onFinAcked(): void {
+    this.#finAcked = true;
+    const cb = this.#finalCb;
+    this.#finalCb = null;
+    if (cb !== null) cb();
+    this.#maybeFinished();
+  }
+
+  /** Both directions closed cleanly: TIME_WAIT for the side that closed first, else release now. */
+  #maybeFinished(): void {
+    if (!this.#finAcked || !this.#eofDelivered || this.#released) return;
+    if (this.#closedByUs) {
+      this.state = ConnState.TIME_WAIT;
+      this.#release(true);
+    } else {
+      this.state = ConnState.CLOSED;
+      this.#release(false);
+    }
+  }
+
+  /** Abort: send RST when asked, error the stream, release. */
+  #reset(err: Error, sendRst: boolean): void {
+    if (this.#released) return;
+    if (sendRst && this.state !== ConnState.CLOSED) this.#emit(FLAG_RST, this.#sndNxt, this.#rcvNxt, EMPTY);
+    this.state = ConnState.CLOSED;
+    this.#release(false);
+    this.closeError = err;
+    // Emit the error to whoever listens (pipeline, async iteration, handlers). With nobody listening, a
+    // peer's reset must not crash the process: the stream closes and `closeError` tells why.
+    if (this.listenerCount('error') > 0) this.destroy(err);
+    else this.destroy();
+  }
+
+  /** Why the connection was aborted (reset, timeout, stack closed), when it was. */
+  closeError: Error | null = null;
+
+  /** Abort with an error (idle timeout, stack closing). */
+  abort(err: Error, sendRst = true): void {
+    this.#reset(err, sendRst);
+  }
+
+  /** The stack handles a FIN retransmitted while we sit in TIME_WAIT. */
+  ackInTimeWait(): void {
+    this.#emit(FLAG_ACK, this.#sndNxt, this.#rcvNxt, EMPTY);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // destroy() without a real error after the peer finished (what `for await` does at the end of the
+    // stream, passing an AbortError): close like TCP's close(), delivering what was written and a FIN.
+    const graceful = err === null || (err as { code?: string }).code === 'ABORT_ERR';
+    if (!this.#released && graceful && this.#eofDelivered && this.state !== ConnState.CLOSED) {
+      this.#finQueued = true;
+      this.pump();
+      err = null;
+    } else if (!this.#released) {
+      // The application destroyed the stream before a clean close: reset the peer.
+      if (this.state !== ConnState.CLOSED && this.state !== ConnState.TIME_WAIT) {
+        this.#emit(FLAG_RST, this.#sndNxt, this.#rcvNxt, EMPTY);
+      }
+      this.state = ConnState.CLOSED;
+      this.#release(false);
+    }
+    const w = this.#writeCb;
+    this.#writeCb = null;
+    if (w !== null) w(err ?? new ConnectionResetError('stream destroyed'));
+    cb(err);
+  }
+
+  #release(timeWait: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#rtoAt = this.#ackAt = this.#nagleAt = this.#zwpAt = 0;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#reasm.clear();
+    this.#host.released(this, timeWait);
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  get rcvNxt(): number {
+    return this.#rcvNxt;
+  }
+
+  /** Is `p` a FIN we already acknowledged (a retransmission seen in TIME_WAIT)? */
+  isOldFin(p: Packet): boolean {
+    return (p.flags & FLAG_FIN) !== 0 && seqLe(p.seq, this.#rcvNxt);
+  }
+}

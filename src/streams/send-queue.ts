@@ -1,0 +1,208 @@
+/**
+ * The sender's scoreboard: segments sent but not cumulatively acknowledged, in sequence order, with SACK
+ * and loss marks (RFC 6675 in spirit) and the "pipe" (bytes believed to be in the network).
+ */
+import type { SackBlock } from './sack.js';
+import { seqGe, seqGt, seqLe, seqLt } from './seq.js';
+
+export interface Segment {
+  seq: number;
+  /** Sequence space this segment occupies (payload length, or 1 for FIN). */
+  len: number;
+  data: Buffer;
+  fin: boolean;
+  sentAt: number;
+  /** Transmissions so far (1 = sent once). */
+  tx: number;
+  sacked: boolean;
+  lost: boolean;
+  /** Counted in pipe. */
+  inPipe: boolean;
+}
+
+/** Segments above a hole that must be SACKed before the hole counts as lost (DupThresh). */
+const DUP_THRESH = 3;
+
+export class SendQueue {
+  #segs: Segment[] = [];
+  #head = 0;
+  pipe = 0;
+  /** Bytes of payload queued in segments (sent, unacked). */
+  bytes = 0;
+  /** Highest sequence end covered by a SACK block. */
+  highSacked = 0;
+  #haveSacked = false;
+
+  get length(): number {
+    return this.#segs.length - this.#head;
+  }
+
+  get first(): Segment | undefined {
+    return this.#segs[this.#head];
+  }
+
+  at(i: number): Segment {
+    return this.#segs[this.#head + i];
+  }
+
+  push(seg: Segment): void {
+    this.#segs.push(seg);
+    this.bytes += seg.len;
+    if (seg.inPipe) this.pipe += seg.len;
+  }
+
+  /**
+   * Remove segments fully below `ack`. Calls `onAcked(seg)` for each (RTT sampling happens there).
+   * Returns the bytes newly acknowledged by removal.
+   */
+  ackUpTo(ack: number, onAcked: (seg: Segment) => void): number {
+    let acked = 0;
+    const segs = this.#segs;
+    while (this.#head < segs.length) {
+      const s = segs[this.#head];
+      if (seqGt(s.seq + s.len, ack)) break;
+      if (s.inPipe) this.pipe -= s.len;
+      this.bytes -= s.len;
+      acked += s.len;
+      onAcked(s);
+      segs[this.#head] = undefined as unknown as Segment;
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > segs.length) {
+      this.#segs = segs.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#head === this.#segs.length) {
+      this.#segs.length = 0;
+      this.#head = 0;
+      this.#haveSacked = false;
+    }
+    return acked;
+  }
+
+  /**
+   * Apply SACK blocks: mark covered segments sacked. Returns the number of newly sacked segments.
+   * Blocks outside [una, nxt] are ignored.
+   */
+  applySack(blocks: readonly SackBlock[], una: number, nxt: number): number {
+    let newly = 0;
+    for (const b of blocks) {
+      if (!seqLt(b.left, b.right) || seqLt(b.left, una) || seqGt(b.right, nxt)) continue;
+      for (let i = this.#head; i < this.#segs.length; i++) {
+        const s = this.#segs[i];
+        if (seqGe(s.seq, b.right)) break;
+        if (s.sacked || seqLt(s.seq, b.left) || seqGt(s.seq + s.len, b.right)) continue;
+        s.sacked = true;
+        if (s.inPipe) {
+          s.inPipe = false;
+          this.pipe -= s.len;
+        }
+        newly++;
+      }
+      if (!this.#haveSacked || seqGt(b.right, this.highSacked)) {
+        this.highSacked = b.right;
+        this.#haveSacked = true;
+      }
+    }
+    return newly;
+  }
+
+  /** True when any segment is SACKed. */
+  get hasSacked(): boolean {
+    return this.#haveSacked;
+  }
+
+  /**
+   * Mark as lost every un-SACKed segment that has at least DUP_THRESH SACKed segments above it, or that was
+   * sent before a SACKed segment more than `reorderMs` ago (a RACK-style time check). Returns how many were
+   * newly marked.
+   */
+  detectLosses(now: number, reorderMs: number): number {
+    if (!this.#haveSacked) return 0;
+    let sackedAbove = 0;
+    let newestSackedSentAt = 0;
+    let marked = 0;
+    for (let i = this.#segs.length - 1; i >= this.#head; i--) {
+      const s = this.#segs[i];
+      if (s.sacked) {
+        sackedAbove++;
+        if (s.sentAt > newestSackedSentAt) newestSackedSentAt = s.sentAt;
+        continue;
+      }
+      if (s.lost || seqGe(s.seq, this.highSacked)) continue;
+      if (sackedAbove >= DUP_THRESH || (newestSackedSentAt > s.sentAt && now - s.sentAt > reorderMs)) {
+        s.lost = true;
+        if (s.inPipe) {
+          s.inPipe = false;
+          this.pipe -= s.len;
+        }
+        marked++;
+      }
+    }
+    return marked;
+  }
+
+  /** Mark the first un-SACKed segment lost (fast retransmit on duplicate ACKs). */
+  markFirstLost(): Segment | null {
+    for (let i = this.#head; i < this.#segs.length; i++) {
+      const s = this.#segs[i];
+      if (s.sacked) continue;
+      if (!s.lost) {
+        s.lost = true;
+        if (s.inPipe) {
+          s.inPipe = false;
+          this.pipe -= s.len;
+        }
+      }
+      return s;
+    }
+    return null;
+  }
+
+  /** On RTO: every un-SACKed segment is lost; SACK marks are kept (RFC 6675 §5.1 allows either). */
+  markAllLost(): void {
+    for (let i = this.#head; i < this.#segs.length; i++) {
+      const s = this.#segs[i];
+      if (s.sacked) continue;
+      s.lost = true;
+      if (s.inPipe) {
+        s.inPipe = false;
+        this.pipe -= s.len;
+      }
+    }
+  }
+
+  /** Forget SACK marks (after an RTO the receiver may have reneged). */
+  clearSacks(): void {
+    for (let i = this.#head; i < this.#segs.length; i++) this.#segs[i].sacked = false;
+    this.#haveSacked = false;
+  }
+
+  /** The lowest segment marked lost and not yet retransmitted, starting the scan at index `from`. */
+  nextLost(): Segment | null {
+    for (let i = this.#head; i < this.#segs.length; i++) {
+      const s = this.#segs[i];
+      if (s.lost && !s.inPipe && !s.sacked) return s;
+      if (!s.lost && !s.sacked && seqLe(this.highSacked, s.seq)) break;
+    }
+    return null;
+  }
+
+  /** Record a (re)transmission of `s`. */
+  transmitted(s: Segment, now: number): void {
+    s.tx++;
+    s.sentAt = now;
+    s.lost = false;
+    if (!s.inPipe) {
+      s.inPipe = true;
+      this.pipe += s.len;
+    }
+  }
+
+  /** SACK counts for stats. */
+  sackedCount(): number {
+    let n = 0;
+    for (let i = this.#head; i < this.#segs.length; i++) if (this.#segs[i].sacked) n++;
+    return n;
+  }
+}
