@@ -14,3 +14,7 @@ export * from './service.js';
 export * from './streams.js';
 export * from './trust.js';
 export * from './version.js';
+export * from './lifecycle.js';
+export * from './plugin.js';
+export * from './policy.js';
+export * from './service-errors.js';

@@ -561,7 +561,7 @@ export class UdpTunnel extends EventEmitter {
       this.#drop('kx_unauthenticated_refused', null);
       return this.#kxRequest(nodeId, rinfo, relayed);
     }
-    let known: Buffer | null | Promise<Buffer | null> = null;
+    let known: Buffer | null | Promise<Buffer | null>;
     try {
       known = this.#keys?.expectedKey(nodeId) ?? null;
     } catch {

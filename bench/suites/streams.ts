@@ -1,0 +1,248 @@
+/**
+ * Issue 3: reliable streams, two processes on loopback, each figure beside a baseline from the same run.
+ */
+import { fileURLToPath } from 'node:url';
+import { UdpRelay } from '../../test/helpers/udp-relay.js';
+import { figure, percentile, type BenchFigure, type BenchSuite } from '../harness.js';
+import { Worker } from '../workers/rpc.js';
+
+const PILOT = fileURLToPath(new URL('../workers/streams-worker.js', import.meta.url));
+const UDX = fileURLToPath(new URL('../workers/udx-worker.js', import.meta.url));
+const BULK = 128 * 1024 * 1024;
+const CHUNK = 64 * 1024;
+const MANY = { synRatePerSource: 1e6, synRateGlobal: 1e6, maxConnsPerPort: 20_000, maxConnsTotal: 40_000 };
+
+type Entry = { nodeId: number; publicKey: string; endpoint: { host: string; port: number } };
+
+async function pilotPair(
+  streams: Record<string, unknown> = {},
+  gc = false,
+): Promise<[Worker, Worker, Entry, Entry]> {
+  const argv = gc ? ['--expose-gc'] : [];
+  const a = await Worker.start(PILOT, argv);
+  const b = await Worker.start(PILOT, argv);
+  const ea = await a.call<Entry>('init', { nodeId: 1, streams });
+  const eb = await b.call<Entry>('init', { nodeId: 2, streams });
+  await a.call('addPeer', eb);
+  await b.call('addPeer', ea);
+  return [a, b, ea, eb];
+}
+
+async function stopAll(...ws: Worker[]): Promise<void> {
+  await Promise.all(ws.map((w) => w.stop()));
+}
+
+/** MB/s of a one-way bulk transfer measured at the receiver. */
+async function pilotBulk(streams: Record<string, unknown>, bytes = BULK): Promise<number> {
+  const [a, b] = await pilotPair(streams);
+  try {
+    await b.call('sink', { port: 5001 });
+    await a.call('send', { node: 2, port: 5001, bytes: 1024 * 1024, chunk: CHUNK }); // warm-up (keys, PMTU)
+    await b.event('sink');
+    await a.call('send', { node: 2, port: 5001, bytes, chunk: CHUNK });
+    const r = await b.event('sink');
+    return (r.bytes as number) / 1e6 / ((r.ms as number) / 1000);
+  } finally {
+    await stopAll(a, b);
+  }
+}
+
+async function udxBulk(secret: boolean, bytes = BULK): Promise<number> {
+  const a = await Worker.start(UDX);
+  const b = await Worker.start(UDX);
+  try {
+    const pa = await a.call<number>('bind');
+    const pb = await b.call<number>('bind');
+    await b.call('sink', { id: 2, remoteId: 1, port: pa, secret });
+    await a.call('send', { id: 1, remoteId: 2, port: pb, secret, bytes, chunk: CHUNK });
+    const r = await b.event('sink');
+    return (r.bytes as number) / 1e6 / ((r.ms as number) / 1000);
+  } finally {
+    await stopAll(a, b);
+  }
+}
+
+async function rawBlast(size: number): Promise<number> {
+  const a = await Worker.start(PILOT);
+  const b = await Worker.start(PILOT);
+  try {
+    await a.call('rawBind');
+    const pb = await b.call<number>('rawBind');
+    await b.call('rawSink');
+    await a.call('rawBlast', { port: pb, count: 200_000, size, rate: 1e9 });
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await b.call<{ bytes: number; t0: number; t1: number }>('rawReport');
+    return r.bytes / 1e6 / ((r.t1 - r.t0) / 1000);
+  } finally {
+    await stopAll(a, b);
+  }
+}
+
+async function latency(): Promise<{ echo: number[]; raw: number[]; dial: number[] }> {
+  const [a, b] = await pilotPair();
+  try {
+    await b.call('echo', { port: 7 });
+    await a.call('echoRtt', { node: 2, port: 7, count: 200, size: 64 }); // warm-up
+    const echo = await a.call<number[]>('echoRtt', { node: 2, port: 7, count: 3000, size: 64 });
+    const dial = await a.call<number[]>('dialTime', { node: 2, port: 7, count: 300 });
+    await a.call('rawBind');
+    const pb = await b.call<number>('rawBind');
+    await b.call('rawEcho');
+    await a.call('rawPingPong', { port: pb, count: 200, size: 64 });
+    const raw = await a.call<number[]>('rawPingPong', { port: pb, count: 3000, size: 64 });
+    return { echo, raw, dial };
+  } finally {
+    await stopAll(a, b);
+  }
+}
+
+async function idle(
+  count: number,
+): Promise<{
+  pilot: { bytesPerStream: number; roundTripAllMs: number };
+  udx: { bytesPerStream: number; roundTripAllMs: number };
+}> {
+  const [a, b] = await pilotPair(MANY, true);
+  let pilot;
+  try {
+    await b.call('echo', { port: 7 });
+    await a.call('echoRtt', { node: 2, port: 7, count: 10, size: 1 });
+    pilot = await a.call('idleOpen', { node: 2, port: 7, count });
+  } finally {
+    await stopAll(a, b);
+  }
+  const ua = await Worker.start(UDX, ['--expose-gc']);
+  const ub = await Worker.start(UDX, ['--expose-gc']);
+  let udx;
+  try {
+    const pa = await ua.call<number>('bind');
+    const pb = await ub.call<number>('bind');
+    await ub.call('idleServe', { baseId: 100_000, remoteBase: 1, port: pa, count });
+    udx = await ua.call('idleOpen', { baseId: 1, remoteBase: 100_000, port: pb, count });
+  } finally {
+    await stopAll(ua, ub);
+  }
+  return { pilot, udx };
+}
+
+async function lossyGoodput(capBytesPerSec: number): Promise<number> {
+  const [a, b, , eb] = await pilotPair({ pmtuDiscovery: false });
+  const relay = await UdpRelay.create(eb.endpoint, {
+    up: { drop: 0.02, bandwidth: capBytesPerSec, queueBytes: 256 * 1024 },
+    down: { drop: 0.02, bandwidth: capBytesPerSec, queueBytes: 256 * 1024 },
+    seed: 7,
+  });
+  try {
+    await a.call('addPeer', { ...eb, endpoint: relay.address });
+    await b.call('sink', { port: 5002 });
+    await a.call('send', { node: 2, port: 5002, bytes: 10 * 1024 * 1024, chunk: CHUNK });
+    const r = await b.event('sink');
+    return (r.bytes as number) / ((r.ms as number) / 1000);
+  } finally {
+    await relay.close();
+    await stopAll(a, b);
+  }
+}
+
+export const suite: BenchSuite = {
+  name: 'streams',
+  issue: 3,
+  async run(): Promise<BenchFigure[]> {
+    const out: BenchFigure[] = [];
+    const pilotDefault = await pilotBulk({});
+    const udxSecret = await udxBulk(true);
+    const udxRaw = await udxBulk(false);
+    out.push(
+      figure({
+        name: 'streams.bulk_default_MBps',
+        value: pilotDefault,
+        unit: 'MB/s',
+        baselineName: 'udx-native + secret-stream',
+        baseline: udxSecret,
+        target: '>= 1.0x udx+secret-stream',
+        minRatio: 1.0,
+      }),
+      figure({
+        name: 'streams.bulk_default_vs_raw_udx',
+        value: pilotDefault,
+        unit: 'MB/s',
+        baselineName: 'raw udx-native',
+        baseline: udxRaw,
+      }),
+    );
+    const pilot1400 = await pilotBulk({ mss: 1400 - 70, pmtuDiscovery: false }, 64 * 1024 * 1024);
+    const raw1400 = await rawBlast(1400);
+    out.push(
+      figure({
+        name: 'streams.bulk_1400B_datagrams_MBps',
+        value: pilot1400,
+        unit: 'MB/s',
+        baselineName: 'raw node:dgram blast, 1400 B',
+        baseline: raw1400,
+        target: '>= 0.30x raw',
+        minRatio: 0.3,
+      }),
+    );
+    const lat = await latency();
+    const rawP50 = percentile(lat.raw, 50);
+    out.push(
+      figure({
+        name: 'streams.echo_rtt_p50_ms',
+        value: percentile(lat.echo, 50),
+        unit: 'ms',
+        baselineName: 'raw node:dgram ping-pong p50',
+        baseline: rawP50,
+        target: '<= 1.3x raw',
+        maxRatio: 1.3,
+      }),
+      figure({
+        name: 'streams.echo_rtt_p99_ms',
+        value: percentile(lat.echo, 99),
+        unit: 'ms',
+        baselineName: 'raw node:dgram ping-pong p99',
+        baseline: percentile(lat.raw, 99),
+      }),
+      figure({
+        name: 'streams.dial_p50_ms',
+        value: percentile(lat.dial, 50),
+        unit: 'ms',
+        baselineName: 'raw node:dgram RTT p50',
+        baseline: rawP50,
+        target: '<= 3x raw RTT',
+        maxRatio: 3,
+      }),
+    );
+    const idl = await idle(10_000);
+    out.push(
+      figure({
+        name: 'streams.idle_10k_bytes_per_stream',
+        value: idl.pilot.bytesPerStream,
+        unit: 'bytes',
+        baselineName: 'udx-native per stream',
+        baseline: idl.udx.bytesPerStream,
+        target: '<= 8192 bytes',
+        note: `target met: ${idl.pilot.bytesPerStream <= 8192}`,
+      }),
+      figure({
+        name: 'streams.idle_10k_round_trip_all_ms',
+        value: idl.pilot.roundTripAllMs,
+        unit: 'ms',
+        baselineName: 'udx-native, 10k streams',
+        baseline: idl.udx.roundTripAllMs,
+        target: '<= 1.0x udx',
+        maxRatio: 1.0,
+      }),
+    );
+    const cap = 20 * 1000 * 1000;
+    const good = await lossyGoodput(cap);
+    out.push(
+      figure({
+        name: 'streams.goodput_2pct_loss_fraction_of_cap',
+        value: good / cap,
+        unit: 'fraction of 20 MB/s cap',
+        note: `goodput ${(good / 1e6).toFixed(2)} MB/s through the relay at 2% loss each way`,
+      }),
+    );
+    return out;
+  },
+};

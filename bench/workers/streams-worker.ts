@@ -1,0 +1,200 @@
+/** Benchmark worker: a pilot node (static peers) or raw node:dgram endpoints, driven over RPC. */
+import { createSocket, type Socket } from 'node:dgram';
+import { makeAddr } from '../../src/coreapi/addr.js';
+import type { Stream } from '../../src/coreapi/streams.js';
+import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
+import { emitEvent, serve } from './rpc.js';
+
+let node: StaticNode | null = null;
+let raw: Socket | null = null;
+const held: Stream[] = [];
+const rawCount = { n: 0, bytes: 0, t0: 0, t1: 0 };
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function mem(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external + m.arrayBuffers;
+}
+
+serve({
+  async init(a: { nodeId: number; streams?: Record<string, unknown> }) {
+    node = await createStaticNode({ nodeId: a.nodeId, streams: a.streams });
+    const e = node.peerEntry();
+    return { nodeId: e.nodeId, publicKey: Buffer.from(e.publicKey).toString('hex'), endpoint: e.endpoint };
+  },
+  addPeer(a: { nodeId: number; publicKey: string; endpoint: { host: string; port: number } }) {
+    node?.addPeer({ nodeId: a.nodeId, publicKey: Buffer.from(a.publicKey, 'hex'), endpoint: a.endpoint });
+  },
+  async sink(a: { port: number }) {
+    const l = await node!.streams.listen(a.port);
+    void (async () => {
+      for (;;) {
+        const s = await l.accept().catch(() => null);
+        if (!s) return;
+        let n = 0;
+        let t0 = 0;
+        s.on('data', (c: Buffer) => {
+          if (n === 0) t0 = performance.now();
+          n += c.length;
+        });
+        s.on('end', () => {
+          emitEvent('sink', { bytes: n, ms: performance.now() - t0 });
+          s.end();
+        });
+        s.on('error', () => {});
+      }
+    })();
+  },
+  async echo(a: { port: number }) {
+    const l = await node!.streams.listen(a.port);
+    void (async () => {
+      for (;;) {
+        const s = await l.accept().catch(() => null);
+        if (!s) return;
+        s.setNoDelay(true);
+        s.on('data', (c: Buffer) => s.write(c));
+        s.on('end', () => s.end());
+        s.on('error', () => {});
+      }
+    })();
+  },
+  async send(a: { node: number; port: number; bytes: number; chunk: number }) {
+    const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+    const buf = Buffer.alloc(a.chunk, 0x5a);
+    let sent = 0;
+    const t0 = performance.now();
+    while (sent < a.bytes) {
+      const n = Math.min(a.chunk, a.bytes - sent);
+      if (!s.write(n === a.chunk ? buf : buf.subarray(0, n))) await new Promise((r) => s.once('drain', r));
+      sent += n;
+    }
+    s.end();
+    await new Promise((r) => s.once('finish', r));
+    const st = s.stats();
+    s.resume();
+    return { ms: performance.now() - t0, stats: st };
+  },
+  async echoRtt(a: { node: number; port: number; count: number; size: number }) {
+    const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+    s.setNoDelay(true);
+    const msg = Buffer.alloc(a.size, 1);
+    const samples: number[] = [];
+    for (let i = 0; i < a.count; i++) {
+      const t0 = performance.now();
+      let got = 0;
+      await new Promise<void>((resolve) => {
+        const on = (c: Buffer): void => {
+          got += c.length;
+          if (got >= a.size) {
+            s.off('data', on);
+            resolve();
+          }
+        };
+        s.on('data', on);
+        s.write(msg);
+      });
+      samples.push(performance.now() - t0);
+    }
+    s.end();
+    return samples;
+  },
+  async dialTime(a: { node: number; port: number; count: number }) {
+    const samples: number[] = [];
+    for (let i = 0; i < a.count; i++) {
+      const t0 = performance.now();
+      const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+      samples.push(performance.now() - t0);
+      s.destroy();
+    }
+    return samples;
+  },
+  async idleOpen(a: { node: number; port: number; count: number }) {
+    const before = mem();
+    for (let i = 0; i < a.count; i += 200) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(200, a.count - i) }, () =>
+          node!.streams.dial(makeAddr(0, a.node), a.port),
+        ),
+      );
+      for (const s of batch) {
+        s.setNoDelay(true);
+        s.on('error', () => {});
+        held.push(s);
+      }
+    }
+    const after = mem();
+    const t0 = performance.now();
+    await Promise.all(
+      held.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.once('data', () => resolve());
+            s.write('x');
+          }),
+      ),
+    );
+    return { bytesPerStream: (after - before) / a.count, roundTripAllMs: performance.now() - t0 };
+  },
+  async rawBind() {
+    raw = createSocket('udp4');
+    await new Promise<void>((r) => raw!.bind(0, '127.0.0.1', r));
+    raw.setRecvBufferSize(4 * 1024 * 1024);
+    raw.setSendBufferSize(4 * 1024 * 1024);
+    return raw.address().port;
+  },
+  rawEcho() {
+    raw!.on('message', (m, r) => raw!.send(m, r.port, r.address));
+  },
+  async rawPingPong(a: { port: number; count: number; size: number }) {
+    const msg = Buffer.alloc(a.size, 1);
+    const samples: number[] = [];
+    for (let i = 0; i < a.count; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        raw!.once('message', () => resolve());
+        raw!.send(msg, a.port, '127.0.0.1');
+      });
+      samples.push(performance.now() - t0);
+    }
+    return samples;
+  },
+  rawSink() {
+    raw!.on('message', (m) => {
+      const now = performance.now();
+      if (rawCount.n === 0) rawCount.t0 = now;
+      rawCount.t1 = now;
+      rawCount.n++;
+      rawCount.bytes += m.length;
+    });
+  },
+  rawReport() {
+    const r = { ...rawCount };
+    rawCount.n = 0;
+    rawCount.bytes = 0;
+    return r;
+  },
+  async rawBlast(a: { port: number; count: number; size: number; rate: number }) {
+    const buf = Buffer.alloc(a.size, 1);
+    const start = performance.now();
+    let i = 0;
+    while (i < a.count) {
+      const due = Math.min(a.count, Math.floor(((performance.now() - start) / 1000) * a.rate) + 1);
+      const end = Math.min(due, i + 64);
+      while (i < end) {
+        raw!.send(buf, a.port, '127.0.0.1');
+        i++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    return performance.now() - start;
+  },
+  async close() {
+    await node?.close();
+    raw?.close();
+  },
+});

@@ -1,0 +1,849 @@
+/**
+ * The TypeScript driver: a local client of the daemon's IPC socket that implements coreapi `Streams`
+ * (dial / listen / sendDatagram / bindDatagram) plus the daemon's management calls (info, hostname, tags,
+ * webhook, task exec, visibility, deregister, trust handshakes, disconnect).
+ *
+ *   const driver = await connect('/tmp/pilot.sock');
+ *   const s = await driver.dial(addr, 7);
+ *   ...
+ *   await driver.close();
+ *
+ * Replies are matched as the reference driver does: by expected command byte, FIFO per command, and an
+ * Error answers the oldest waiting request. If the daemon goes away, every pending and later call rejects
+ * promptly with ERR_IPC_DISCONNECTED and every open stream errors with it.
+ *
+ * On connect the driver offers the pilot extensions (Hello). A pilot daemon accepts and the driver gets
+ * half-close, reset, per-connection flow control, typed errors, confirmed datagram sends, dial timeouts and
+ * server-side datagram filtering. A reference daemon answers with an error (or not at all) and the driver
+ * falls back to the reference protocol.
+ */
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
+import { ADDR_UNSPECIFIED, makeAddr, parseAddr, type Addr } from '../coreapi/addr.js';
+import {
+  AbortError,
+  ClosedError,
+  DatagramTooLargeError,
+  InvalidArgumentError,
+  PortInUseError,
+} from '../coreapi/errors.js';
+import { silentLogger, type Logger } from '../coreapi/logger.js';
+import { isValidPort } from '../coreapi/ports.js';
+import type { DatagramSocket, DialOptions, Listener, Stream, Streams } from '../coreapi/streams.js';
+import {
+  Cmd,
+  cmdName,
+  DEFAULT_SOCKET_PATH,
+  IPC_DEFAULT_WINDOW,
+  IPC_EXT_VERSION,
+  IPC_MAX_SENDTO,
+  IPC_MIN_WINDOW,
+} from './constants.js';
+import type { DaemonInfo, JsonObject } from './daemon-control.js';
+import { DriverDatagramSocket, DriverListener, DRIVER_DATAGRAM_QUEUE } from './driver-listener.js';
+import { DriverStream, type DriverStreamInfo, type StreamHost } from './driver-stream.js';
+import {
+  IpcConnectError,
+  IpcDisconnectedError,
+  IpcProtocolError,
+  wireToError,
+  type WireError,
+} from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { FrameWriter } from './frame-writer.js';
+import { decodeMessage, encodeMessage, encodeWindowUpdate, type IpcMessage } from './protocol.js';
+
+export interface ConnectOptions {
+  signal?: AbortSignal;
+  /** Offer the pilot extensions (default true). false speaks only the reference protocol. */
+  extensions?: boolean;
+  /** How long to wait for the daemon to answer Hello before assuming a reference daemon (default 2000). */
+  helloTimeoutMs?: number;
+  /** Per-connection receive window announced to the daemon (default 512 KiB). */
+  recvWindow?: number;
+  /** Datagrams queued per bound port (default 256; oldest dropped). */
+  datagramQueueSize?: number;
+  logger?: Logger;
+}
+
+interface RequestOptions {
+  /** For Close: the conn id the CloseOK must carry. */
+  connId?: number;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** A reply that arrives after the caller gave up (timeout/abort). */
+  onLateReply?: (m: Buffer) => void;
+}
+
+interface PendingRequest {
+  readonly expect: number;
+  readonly connId: number;
+  abandoned: boolean;
+  resolve(m: Buffer): void;
+  reject(err: Error): void;
+  onLateReply: ((m: Buffer) => void) | undefined;
+}
+
+interface PendingDial {
+  readonly addr: Addr;
+  readonly port: number;
+  abandoned: boolean;
+  resolve(s: Stream): void;
+  reject(err: Error): void;
+}
+
+interface Orphan {
+  chunks: Buffer[];
+  bytes: number;
+  eof: boolean;
+}
+
+/** Data that arrives for a conn id before the driver knows it is buffered, within these bounds. */
+const ORPHAN_CONNS = 64;
+const ORPHAN_BYTES = 1024 * 1024;
+/** Conn ids the driver remembers as closed (late data for them is dropped). */
+const RECENT_IDS = 4096;
+
+enum DriverState {
+  Open = 'open',
+  Closed = 'closed',
+}
+
+export class Driver extends EventEmitter implements Streams, StreamHost {
+  readonly socketPath: string;
+  readonly #socket: Socket;
+  readonly #writer: FrameWriter;
+  readonly #decoder = new FrameDecoder();
+  readonly #log: Logger;
+  readonly #recvWindow: number;
+  readonly #datagramQueue: number;
+  #state = DriverState.Open;
+  #failure: Error | null = null;
+  #extended = false;
+  #sendWindow = IPC_DEFAULT_WINDOW;
+  #addr: Addr = ADDR_UNSPECIFIED;
+  #pending: PendingRequest[] = [];
+  readonly #streams = new Map<number, DriverStream>();
+  readonly #listeners = new Map<number, DriverListener>();
+  readonly #dgram = new Map<number, DriverDatagramSocket>();
+  readonly #dials = new Map<number, PendingDial>();
+  #nextTag = 1;
+  readonly #orphans = new Map<number, Orphan>();
+  readonly #recent = new Set<number>();
+  readonly #readBlocked = new Set<DriverStream>();
+  #closing: Promise<void> | null = null;
+  #socketError: Error | null = null;
+
+  /** @internal use {@link connect} */
+  constructor(socketPath: string, socket: Socket, options: ConnectOptions) {
+    super();
+    this.socketPath = socketPath;
+    this.#socket = socket;
+    this.#writer = new FrameWriter(socket);
+    this.#log = (options.logger ?? silentLogger).child({ component: 'ipc-driver' });
+    this.#recvWindow = Math.max(IPC_MIN_WINDOW, options.recvWindow ?? IPC_DEFAULT_WINDOW);
+    this.#datagramQueue = options.datagramQueueSize ?? DRIVER_DATAGRAM_QUEUE;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err: Error) => {
+      this.#socketError = err;
+    });
+    socket.on('close', () =>
+      this.#fail(
+        new IpcDisconnectedError('daemon disconnected', { cause: this.#socketError ?? undefined }),
+        true,
+      ),
+    );
+  }
+
+  // ---- state ----
+
+  /** True once the pilot extensions were negotiated. */
+  get extended(): boolean {
+    return this.#extended;
+  }
+
+  /** The daemon node's address (as of connect). */
+  get addr(): Addr {
+    return this.#addr;
+  }
+
+  /** False after close() or once the daemon disconnected. */
+  get connected(): boolean {
+    return this.#state === DriverState.Open;
+  }
+
+  // ---- StreamHost ----
+
+  get sendWindow(): number {
+    return this.#sendWindow;
+  }
+  get recvWindow(): number {
+    return this.#recvWindow;
+  }
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  sendData(connId: number, data: Buffer, cb?: (err?: Error | null) => void): void {
+    this.#writer.data(Cmd.Send, connId, data, cb);
+  }
+  sendCloseWrite(connId: number): void {
+    this.#send({ type: 'closeWrite', connId });
+  }
+  sendClose(connId: number): void {
+    this.#remember(connId);
+    this.#send({ type: 'close', connId });
+  }
+  sendReset(connId: number): void {
+    this.#remember(connId);
+    this.#send({ type: 'reset', connId });
+  }
+  sendWindowUpdate(connId: number, bytes: number): void {
+    if (this.#state === DriverState.Open) this.#writer.message(encodeWindowUpdate(connId, bytes));
+  }
+  sendNoDelay(connId: number, noDelay: boolean): void {
+    this.#send({ type: 'setNoDelay', connId, noDelay });
+  }
+  setReadBlocked(stream: DriverStream, blocked: boolean): void {
+    if (blocked) {
+      this.#readBlocked.add(stream);
+      this.#socket.pause();
+    } else if (this.#readBlocked.delete(stream) && this.#readBlocked.size === 0 && this.connected) {
+      this.#socket.resume();
+    }
+  }
+  forget(stream: DriverStream): void {
+    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
+    this.#remember(stream.id);
+    this.setReadBlocked(stream, false);
+  }
+
+  // ---- Streams ----
+
+  async dial(addr: Addr, port: number, options: DialOptions = {}): Promise<Stream> {
+    checkPort(port);
+    const target = checkAddr(addr);
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    this.#check();
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new InvalidArgumentError(`timeoutMs must be positive, got ${String(options.timeoutMs)}`);
+    }
+    return this.#extended ? this.#dialEx(target, port, options) : this.#dialReference(target, port, options);
+  }
+
+  async listen(port: number): Promise<Listener> {
+    checkPort(port);
+    this.#check();
+    if (this.#listeners.has(port)) {
+      throw new PortInUseError(`port ${port} already in use`, { details: { port } });
+    }
+    const l = new DriverListener(this, this.#addr, port);
+    this.#listeners.set(port, l);
+    try {
+      await this.#request(encodeMessage({ type: 'bind', port }), Cmd.BindOK);
+    } catch (err) {
+      if (this.#listeners.get(port) === l) this.#listeners.delete(port);
+      l.abandon();
+      throw err;
+    }
+    return l;
+  }
+
+  async sendDatagram(
+    addr: Addr,
+    port: number,
+    data: Uint8Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    checkPort(port);
+    const target = checkAddr(addr);
+    if (data.length > IPC_MAX_SENDTO) {
+      throw new DatagramTooLargeError(
+        `datagram of ${data.length} bytes exceeds the IPC limit ${IPC_MAX_SENDTO}`,
+        {
+          details: { size: data.length, max: IPC_MAX_SENDTO },
+        },
+      );
+    }
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    this.#check();
+    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.#extended) {
+      await this.#request(
+        encodeMessage({ type: 'sendToConfirm', addr: target, port, data: payload }),
+        Cmd.SendToOK,
+        { signal },
+      );
+      return;
+    }
+    // Reference: no reply on success; done once the message reached the socket.
+    await new Promise<void>((resolve, reject) => {
+      this.#writer.message(encodeMessage({ type: 'sendTo', addr: target, port, data: payload }), (err) =>
+        err ? reject(this.#failure ?? new IpcDisconnectedError(undefined, { cause: err })) : resolve(),
+      );
+    });
+  }
+
+  async bindDatagram(port: number): Promise<DatagramSocket> {
+    checkPort(port);
+    this.#check();
+    if (this.#dgram.has(port)) {
+      throw new PortInUseError(`datagram port ${port} already bound`, { details: { port } });
+    }
+    const sock = new DriverDatagramSocket(this, port, this.#datagramQueue);
+    this.#dgram.set(port, sock);
+    if (this.#extended) {
+      try {
+        await this.#request(encodeMessage({ type: 'bindDatagram', port }), Cmd.BindDatagramOK);
+      } catch (err) {
+        if (this.#dgram.get(port) === sock) this.#dgram.delete(port);
+        sock.abandon();
+        throw err;
+      }
+    }
+    return sock;
+  }
+
+  /** @internal DatagramHost */
+  unbindDatagram(sock: DriverDatagramSocket): void {
+    if (this.#dgram.get(sock.port) !== sock) return;
+    this.#dgram.delete(sock.port);
+    if (this.#extended && this.connected) {
+      this.#request(encodeMessage({ type: 'unbindDatagram', port: sock.port }), Cmd.UnbindDatagramOK).catch(
+        () => {},
+      );
+    }
+  }
+
+  /** @internal ListenerHost */
+  async unlisten(l: DriverListener): Promise<void> {
+    if (this.#listeners.get(l.port) !== l) return;
+    this.#listeners.delete(l.port);
+    // The reference has no Unbind: there, closing a listener is local only.
+    if (!this.#extended || !this.connected) return;
+    await this.#request(encodeMessage({ type: 'unbind', port: l.port }), Cmd.UnbindOK).catch(() => {});
+  }
+
+  // ---- management ----
+
+  /** The daemon's Info object (reference §8.1). */
+  async info(): Promise<DaemonInfo> {
+    return (await this.#json({ type: 'info' }, Cmd.InfoOK)) as DaemonInfo;
+  }
+  resolveHostname(hostname: string): Promise<JsonObject> {
+    return this.#json(
+      { type: 'resolveHostname', text: checkString(hostname, 'hostname') },
+      Cmd.ResolveHostnameOK,
+    );
+  }
+  /** Claim a hostname ("" clears it). */
+  setHostname(hostname: string): Promise<JsonObject> {
+    return this.#json({ type: 'setHostname', text: checkString(hostname, 'hostname') }, Cmd.SetHostnameOK);
+  }
+  setVisibility(isPublic: boolean): Promise<JsonObject> {
+    return this.#json({ type: 'setVisibility', flag: isPublic === true }, Cmd.SetVisibilityOK);
+  }
+  deregister(): Promise<JsonObject> {
+    return this.#json({ type: 'deregister' }, Cmd.DeregisterOK);
+  }
+  /** Replace the node's tags (the daemon accepts at most 3). */
+  setTags(tags: readonly string[]): Promise<JsonObject> {
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+      return Promise.reject(new InvalidArgumentError('tags must be an array of strings'));
+    }
+    return this.#json({ type: 'setTags', tags: [...tags] }, Cmd.SetTagsOK);
+  }
+  /** Set the webhook URL ("" clears it). */
+  setWebhook(url: string): Promise<JsonObject> {
+    return this.#json({ type: 'setWebhook', text: checkString(url, 'url') }, Cmd.SetWebhookOK);
+  }
+  setTaskExec(enabled: boolean): Promise<JsonObject> {
+    return this.#json({ type: 'setTaskExec', flag: enabled === true }, Cmd.SetTaskExecOK);
+  }
+  /** Ask `nodeId` for mutual trust. */
+  handshake(nodeId: number, justification = ''): Promise<JsonObject> {
+    return this.#json(
+      { type: 'handshake', op: 'send', nodeId: checkNode(nodeId), justification: String(justification) },
+      Cmd.HandshakeOK,
+    );
+  }
+  approveHandshake(nodeId: number): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'approve', nodeId: checkNode(nodeId) }, Cmd.HandshakeOK);
+  }
+  rejectHandshake(nodeId: number, reason = ''): Promise<JsonObject> {
+    return this.#json(
+      { type: 'handshake', op: 'reject', nodeId: checkNode(nodeId), reason: String(reason) },
+      Cmd.HandshakeOK,
+    );
+  }
+  /** `{pending: [{node_id, public_key, justification, received_at}]}` */
+  pendingHandshakes(): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'pending' }, Cmd.HandshakeOK);
+  }
+  /** `{trusted: [{node_id, public_key, approved_at, mutual, network}]}` */
+  trustedPeers(): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'trusted' }, Cmd.HandshakeOK);
+  }
+  revokeTrust(nodeId: number): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'revoke', nodeId: checkNode(nodeId) }, Cmd.HandshakeOK);
+  }
+
+  /** Close any connection of the daemon by id (`pilotctl disconnect`). Rejects when it does not exist. */
+  async disconnect(connId: number): Promise<void> {
+    if (!Number.isInteger(connId) || connId < 0 || connId > 0xffffffff) {
+      throw new InvalidArgumentError(`connection id ${String(connId)} out of range`);
+    }
+    this.#check();
+    const own = this.#streams.get(connId);
+    if (own) own.onDaemonClosed();
+    this.#remember(connId);
+    await this.#request(encodeMessage({ type: 'close', connId }), Cmd.CloseOK, { connId });
+  }
+
+  /**
+   * Close the driver: the daemon then closes every connection of this client (FIN after the data it already
+   * received) and releases its ports. Local streams are destroyed; data still waiting for flow-control credit
+   * is discarded, so end streams and wait for 'finish' first when that matters. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#failure) return;
+    this.#fail(new ClosedError('driver closed'), false);
+    const closed = new Promise<void>((resolve) => {
+      if (this.#socket.destroyed) resolve();
+      else this.#socket.once('close', () => resolve());
+    });
+    this.#socket.end();
+    const timer = setTimeout(() => this.#socket.destroy(), 2000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  // ---- connect-time ----
+
+  /** @internal */
+  async negotiate(options: ConnectOptions): Promise<void> {
+    if (options.extensions !== false) {
+      try {
+        const m = await this.#request(
+          encodeMessage({ type: 'hello', version: IPC_EXT_VERSION, window: this.#recvWindow }),
+          Cmd.HelloOK,
+          { timeoutMs: options.helloTimeoutMs ?? 2000, signal: options.signal },
+        );
+        const hello = decodeMessage(m);
+        if (hello.type === 'helloOK') {
+          this.#extended = true;
+          this.#sendWindow = Math.max(IPC_MIN_WINDOW, hello.window);
+          this.#addr = hello.addr;
+          return;
+        }
+      } catch (err) {
+        if (this.#failure || (err as { code?: string }).code === 'ERR_ABORTED') throw err;
+        this.#log.debug({ err: String(err) }, 'daemon declined extensions; using the reference protocol');
+      }
+    }
+    // Learn the node's address from Info (bounded, so a silent peer cannot hang connect()).
+    try {
+      const m = await this.#request(encodeMessage({ type: 'info' }), Cmd.InfoOK, {
+        timeoutMs: options.helloTimeoutMs ?? 2000,
+        signal: options.signal,
+      });
+      const info = JSON.parse(m.toString('utf8', 1)) as { address?: unknown };
+      if (typeof info.address === 'string') this.#addr = parseAddr(info.address);
+    } catch (err) {
+      if (this.#failure || (err as { code?: string }).code === 'ERR_ABORTED') throw err;
+      this.#log.debug({ err: String(err) }, 'could not learn the node address from Info');
+    }
+  }
+
+  // ---- requests ----
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  #send(m: IpcMessage): void {
+    if (this.#state === DriverState.Open) this.#writer.message(encodeMessage(m));
+  }
+
+  #request(message: Buffer, expect: number, options: RequestOptions = {}): Promise<Buffer> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    return new Promise<Buffer>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const p: PendingRequest = {
+        expect,
+        connId: options.connId ?? -1,
+        abandoned: false,
+        onLateReply: options.onLateReply,
+        resolve: (m) => {
+          settle();
+          resolve(m);
+        },
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      };
+      const abandon = (err: Error): void => {
+        if (p.abandoned) return;
+        p.abandoned = true;
+        settle();
+        reject(err);
+      };
+      const onAbort = (): void => abandon(new AbortError(undefined, { cause: signal?.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => abandon(new IpcProtocolError(`no ${cmdName(expect)} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
+      this.#pending.push(p);
+      this.#writer.message(message);
+    });
+  }
+
+  async #json(m: IpcMessage, expect: number): Promise<JsonObject> {
+    if (this.#failure) throw this.#failure;
+    const reply = await this.#request(encodeMessage(m), expect);
+    try {
+      return JSON.parse(reply.toString('utf8', 1)) as JsonObject;
+    } catch (err) {
+      throw new IpcProtocolError(`daemon sent invalid JSON in ${cmdName(expect)}`, { cause: err });
+    }
+  }
+
+  #dialEx(addr: Addr, port: number, options: DialOptions): Promise<Stream> {
+    const tag = this.#nextTag;
+    this.#nextTag = tag === 0xffffffff ? 1 : tag + 1;
+    const { signal } = options;
+    return new Promise<Stream>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (d.abandoned) return;
+        d.abandoned = true;
+        this.#send({ type: 'dialCancel', tag });
+        reject(new AbortError(undefined, { cause: signal?.reason }));
+      };
+      const d: PendingDial = {
+        addr,
+        port,
+        abandoned: false,
+        resolve: (s) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(s);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      this.#dials.set(tag, d);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#send({ type: 'dialEx', tag, addr, port, timeoutMs: options.timeoutMs ?? 0 });
+    });
+  }
+
+  async #dialReference(addr: Addr, port: number, options: DialOptions): Promise<Stream> {
+    const m = await this.#request(encodeMessage({ type: 'dial', addr, port }), Cmd.DialOK, {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+      // Gave up before the daemon answered: close the connection it made for us.
+      onLateReply: (late) => this.sendClose(late.readUInt32BE(1)),
+    });
+    const connId = m.readUInt32BE(1);
+    return this.#newStream({
+      id: connId,
+      localAddr: this.#addr,
+      localPort: 0,
+      remoteAddr: addr,
+      remotePort: port,
+    });
+  }
+
+  // ---- incoming ----
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk);
+      let m: Buffer | null;
+      while ((m = this.#decoder.next()) !== null) {
+        this.#onMessage(m);
+        if (this.#failure) return;
+      }
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'bad message from daemon; disconnecting');
+      this.#fail(new IpcDisconnectedError('daemon sent a malformed message', { cause: err }), true);
+      this.#socket.destroy();
+    }
+  }
+
+  #onMessage(m: Buffer): void {
+    const cmd = m[0];
+    if (cmd === Cmd.Recv && m.length >= 5) {
+      this.#onRecv(m.readUInt32BE(1), m.subarray(5));
+      return;
+    }
+    if (cmd === Cmd.WindowUpdate && m.length === 9) {
+      this.#streams.get(m.readUInt32BE(1))?.onCredit(m.readUInt32BE(5));
+      return;
+    }
+    const msg = decodeMessage(m);
+    switch (msg.type) {
+      case 'accept':
+        return this.#onAccept(msg.localPort, msg.connId, msg.remoteAddr, msg.remotePort);
+      case 'recvFrom': {
+        const sock = this.#dgram.get(msg.dstPort);
+        if (sock)
+          sock.deliver({ src: msg.srcAddr, srcPort: msg.srcPort, dstPort: msg.dstPort, data: msg.data });
+        return;
+      }
+      case 'closeOK':
+        return this.#onCloseOK(m, msg.connId);
+      case 'closeWriteOK':
+        this.#streams.get(msg.connId)?.onWriteClosed();
+        return;
+      case 'streamError':
+        this.#streams.get(msg.connId)?.onRemoteError(wireToError(msg.error));
+        return;
+      case 'dialExOK':
+        return this.#onDialExOK(msg.tag, msg.connId, msg.localPort);
+      case 'dialExError': {
+        const d = this.#dials.get(msg.tag);
+        this.#dials.delete(msg.tag);
+        if (d && !d.abandoned) d.reject(wireToError(msg.error));
+        return;
+      }
+      case 'error':
+        return this.#onError({ status: msg.status, text: msg.text });
+      case 'errorEx':
+        return this.#onError(msg.error);
+      default:
+        return this.#onReply(m);
+    }
+  }
+
+  #onRecv(connId: number, data: Buffer): void {
+    const s = this.#streams.get(connId);
+    if (s) {
+      s.onRemoteData(data);
+      return;
+    }
+    if (this.#recent.has(connId)) return;
+    const o = this.#orphan(connId);
+    if (o && o.bytes + data.length <= ORPHAN_BYTES) {
+      o.chunks.push(data);
+      o.bytes += data.length;
+    }
+  }
+
+  #orphan(connId: number): Orphan | null {
+    let o = this.#orphans.get(connId);
+    if (!o) {
+      if (this.#orphans.size >= ORPHAN_CONNS) return null;
+      o = { chunks: [], bytes: 0, eof: false };
+      this.#orphans.set(connId, o);
+    }
+    return o;
+  }
+
+  #onAccept(localPort: number, connId: number, remoteAddr: Addr, remotePort: number): void {
+    const s = this.#newStream({ id: connId, localAddr: this.#addr, localPort, remoteAddr, remotePort });
+    const l = this.#listeners.get(localPort);
+    if (!l || l.closed) {
+      s.destroy();
+      return;
+    }
+    l.offer(s);
+  }
+
+  #onDialExOK(tag: number, connId: number, localPort: number): void {
+    const d = this.#dials.get(tag);
+    this.#dials.delete(tag);
+    const s = this.#newStream({
+      id: connId,
+      localAddr: this.#addr,
+      localPort,
+      remoteAddr: d?.addr ?? ADDR_UNSPECIFIED,
+      remotePort: d?.port ?? 0,
+    });
+    if (!d || d.abandoned) s.destroy();
+    else d.resolve(s);
+  }
+
+  #onCloseOK(m: Buffer, connId: number): void {
+    const i = this.#pending.findIndex((p) => p.expect === Cmd.CloseOK && p.connId === connId);
+    if (i >= 0) {
+      const [p] = this.#pending.splice(i, 1);
+      if (!p.abandoned) p.resolve(m);
+    }
+    const s = this.#streams.get(connId);
+    if (s) {
+      s.onRemoteEof();
+      return;
+    }
+    if (this.#recent.has(connId)) return;
+    const o = this.#orphan(connId);
+    if (o) o.eof = true;
+  }
+
+  #onError(w: WireError): void {
+    const p = this.#pending.shift();
+    if (!p) {
+      this.#log.debug({ text: w.text }, 'daemon error with no request waiting');
+      return;
+    }
+    if (!p.abandoned) p.reject(wireToError(w));
+  }
+
+  #onReply(m: Buffer): void {
+    const cmd = m[0];
+    const i = this.#pending.findIndex((p) => p.expect === cmd);
+    if (i < 0) {
+      this.#log.debug({ cmd: cmdName(cmd) }, 'unexpected reply from daemon ignored');
+      return;
+    }
+    const [p] = this.#pending.splice(i, 1);
+    if (p.abandoned) p.onLateReply?.(m);
+    else p.resolve(m);
+  }
+
+  #newStream(info: DriverStreamInfo): DriverStream {
+    const s = new DriverStream(this, info);
+    this.#streams.set(info.id, s);
+    const o = this.#orphans.get(info.id);
+    if (o) {
+      this.#orphans.delete(info.id);
+      for (const c of o.chunks) s.onRemoteData(c);
+      if (o.eof) s.onRemoteEof();
+    }
+    return s;
+  }
+
+  #remember(connId: number): void {
+    this.#orphans.delete(connId);
+    this.#recent.delete(connId);
+    this.#recent.add(connId);
+    if (this.#recent.size > RECENT_IDS) {
+      const oldest = this.#recent.values().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+  }
+
+  // ---- failure ----
+
+  /** Fail everything once: pending calls reject, streams error (daemon lost) or are destroyed (local close). */
+  #fail(err: Error, lost: boolean): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#state = DriverState.Closed;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const p of pending) if (!p.abandoned) p.reject(err);
+    const dials = [...this.#dials.values()];
+    this.#dials.clear();
+    for (const d of dials) if (!d.abandoned) d.reject(err);
+    for (const s of [...this.#streams.values()]) {
+      if (lost) s.onRemoteError(err);
+      else s.destroy();
+    }
+    this.#streams.clear();
+    for (const l of this.#listeners.values()) l.abandon();
+    this.#listeners.clear();
+    for (const d of this.#dgram.values()) d.abandon();
+    this.#dgram.clear();
+    this.#orphans.clear();
+    this.#readBlocked.clear();
+    if (lost) {
+      this.#log.debug({ err: err.message }, 'daemon disconnected');
+      this.emit('disconnect', err);
+    }
+  }
+}
+
+function checkPort(port: number): void {
+  if (!isValidPort(port)) throw new InvalidArgumentError(`port ${String(port)} out of range 0..65535`);
+}
+
+function checkAddr(addr: Addr): Addr {
+  if (addr === null || typeof addr !== 'object') throw new InvalidArgumentError('address must be an Addr');
+  try {
+    return makeAddr(addr.network, addr.node);
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid address: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function checkNode(nodeId: number): number {
+  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0xffffffff) {
+    throw new InvalidArgumentError(`node id ${String(nodeId)} out of range`);
+  }
+  return nodeId;
+}
+
+function checkString(v: string, what: string): string {
+  if (typeof v !== 'string') throw new InvalidArgumentError(`${what} must be a string`);
+  return v;
+}
+
+/**
+ * Connect to the daemon's IPC socket. Rejects ERR_IPC_CONNECT when nothing listens there (no daemon),
+ * ERR_ABORTED when `signal` aborts.
+ */
+export async function connect(
+  socketPath = DEFAULT_SOCKET_PATH,
+  options: ConnectOptions = {},
+): Promise<Driver> {
+  const { signal } = options;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  // highWaterMark is honoured by net.Socket (stream option) though @types/node omits it here.
+  const socket = netConnect({ path: socketPath, highWaterMark: 256 * 1024 } as NetConnectOpts);
+  await new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onConnect = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      cleanup();
+      socket.destroy();
+      reject(
+        new IpcConnectError(`cannot connect to the daemon at ${socketPath}: ${err.code ?? err.message}`, {
+          cause: err,
+          details: { path: socketPath, errno: err.code },
+        }),
+      );
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const driver = new Driver(socketPath, socket, options);
+  try {
+    await driver.negotiate(options);
+  } catch (err) {
+    await driver.close();
+    throw err;
+  }
+  return driver;
+}

@@ -1,0 +1,593 @@
+/**
+ * One connected IPC client on the daemon side: decodes its frames, runs its commands against `Streams` and
+ * `DaemonControl`, writes replies in request order (see `reply-slots.ts`) and pushes Accept/Recv/RecvFrom/
+ * CloseOK as things happen.
+ *
+ * A client that sends a malformed or oversized frame is disconnected; nothing it sends can throw out of
+ * the session. When the client goes away, every connection it dialled or accepted is closed (FIN after
+ * pending data), every port it bound is released and its pending dials are aborted.
+ */
+import type { Socket } from 'node:net';
+import { formatAddr, type Addr } from '../coreapi/addr.js';
+import { AbortError, ClosedError, InvalidArgumentError, PilotError } from '../coreapi/errors.js';
+import type { Logger } from '../coreapi/logger.js';
+import type { Listener, Stream, Streams } from '../coreapi/streams.js';
+import { Cmd, cmdName, IPC_EXT_VERSION, IPC_MAX_MESSAGE, IPC_MAX_TAGS, IPC_MIN_WINDOW } from './constants.js';
+import type { DaemonControl, JsonObject, Awaitable } from './daemon-control.js';
+import { errorToWire, IpcUnknownCommandError, WIRE_ERROR_STATUS, type WireError } from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { FrameWriter } from './frame-writer.js';
+import {
+  decodeMessage,
+  encodeJsonReply,
+  encodeMessage,
+  type HandshakeMessage,
+  type IpcMessage,
+} from './protocol.js';
+import { ReplySlots } from './reply-slots.js';
+import { ConnState, ServerConn, type ConnHost } from './server-conn.js';
+
+export interface SessionDeps {
+  readonly streams: Streams;
+  readonly control: DaemonControl;
+  readonly logger: Logger;
+  /** Our per-connection receive window announced to extension clients. */
+  readonly window: number;
+  readonly lingerMs: number;
+  /** Datagrams for this client are dropped while its socket has more than this many bytes queued. */
+  readonly datagramBacklog: number;
+  onClose(session: IpcSession): void;
+}
+
+enum SessionState {
+  Open = 'open',
+  Closed = 'closed',
+}
+
+/** How many recently closed conn ids a session remembers (to answer late Close/Send quietly). */
+const RECENT_IDS = 4096;
+
+/** Commands only the daemon sends: a client sending one is broken and is disconnected. */
+const DAEMON_ONLY = new Set<string>([
+  'bindOK',
+  'dialOK',
+  'accept',
+  'recv',
+  'closeOK',
+  'error',
+  'recvFrom',
+  'infoOK',
+  'handshakeOK',
+  'resolveHostnameOK',
+  'setHostnameOK',
+  'setVisibilityOK',
+  'deregisterOK',
+  'setTagsOK',
+  'setWebhookOK',
+  'setTaskExecOK',
+  'helloOK',
+  'closeWriteOK',
+  'sendToOK',
+  'bindDatagramOK',
+  'unbindDatagramOK',
+  'unbindOK',
+  'streamError',
+  'errorEx',
+  'dialExOK',
+  'dialExError',
+]);
+
+export class IpcSession implements ConnHost {
+  readonly id: number;
+  readonly #socket: Socket;
+  readonly #deps: SessionDeps;
+  readonly #log: Logger;
+  readonly #writer: FrameWriter;
+  readonly #decoder = new FrameDecoder(IPC_MAX_MESSAGE);
+  readonly #slots: ReplySlots;
+  readonly #abort = new AbortController();
+  #state = SessionState.Open;
+  #extended = false;
+  #clientWindow = 0;
+  readonly #conns = new Map<number, ServerConn>();
+  readonly #closing = new Set<ServerConn>();
+  readonly #listeners = new Map<number, Listener>();
+  readonly #dgramPorts = new Set<number>();
+  readonly #dials = new Map<number, AbortController>();
+  readonly #recent = new Set<number>();
+  readonly #congested = new Set<ServerConn>();
+  #socketBlocked = false;
+  #datagramsDropped = 0;
+
+  readonly #onSocketDrain = (): void => {
+    this.#socketBlocked = false;
+    for (const c of this.#conns.values()) c.socketResume();
+  };
+
+  constructor(id: number, socket: Socket, deps: SessionDeps) {
+    this.id = id;
+    this.#socket = socket;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ ipcClient: id });
+    this.#writer = new FrameWriter(socket);
+    this.#slots = new ReplySlots((m) => this.#write(m));
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'ipc client socket error'));
+    socket.on('close', () => this.#teardown());
+  }
+
+  // ---- ConnHost ----
+  get extended(): boolean {
+    return this.#extended;
+  }
+  get clientWindow(): number {
+    return this.#clientWindow;
+  }
+  get creditBatch(): number {
+    return this.#deps.window >>> 2;
+  }
+  get writeLimit(): number {
+    return 2 * this.#deps.window + IPC_MAX_MESSAGE;
+  }
+  get lingerMs(): number {
+    return this.#deps.lingerMs;
+  }
+  get socketBlocked(): boolean {
+    return this.#socketBlocked;
+  }
+
+  sendData(connId: number, data: Buffer): boolean {
+    return this.#writer.data(Cmd.Recv, connId, data);
+  }
+
+  sendControl(message: Buffer): void {
+    this.#write(message);
+  }
+
+  setCongested(conn: ServerConn, congested: boolean): void {
+    if (congested) {
+      this.#congested.add(conn);
+      this.#socket.pause();
+    } else if (this.#congested.delete(conn) && this.#congested.size === 0 && this.#isOpen()) {
+      this.#socket.resume();
+    }
+  }
+
+  socketFull(): void {
+    if (this.#socketBlocked || !this.#isOpen()) return;
+    this.#socketBlocked = true;
+    for (const c of this.#conns.values()) c.socketPause();
+    this.#socket.once('drain', this.#onSocketDrain);
+  }
+
+  release(conn: ServerConn): void {
+    if (this.#conns.get(conn.id) === conn) this.#conns.delete(conn.id);
+    this.#closing.delete(conn);
+    this.#remember(conn.id);
+  }
+
+  // ---- server-facing ----
+
+  /** Connections this client owns (open or pending). */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** Datagrams dropped because this client's socket was backed up. */
+  get datagramsDropped(): number {
+    return this.#datagramsDropped;
+  }
+
+  /** Deliver a framed RecvFrom to this client if it wants datagrams for `dstPort`. */
+  deliverDatagram(framed: Buffer, dstPort: number): void {
+    if (!this.#isOpen()) return;
+    if (this.#extended && !this.#dgramPorts.has(dstPort)) return;
+    if (this.#writer.pending > this.#deps.datagramBacklog) {
+      this.#datagramsDropped++;
+      return;
+    }
+    if (!this.#writer.framed(framed)) this.socketFull();
+  }
+
+  /** Disconnect this client (server shutdown). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  // ---- input ----
+
+  #isOpen(): boolean {
+    return this.#state === SessionState.Open;
+  }
+
+  #write(message: Buffer): void {
+    if (!this.#isOpen()) return;
+    if (!this.#writer.message(message)) this.socketFull();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (!this.#isOpen()) return;
+    try {
+      this.#decoder.push(chunk);
+      let m: Buffer | null;
+      while ((m = this.#decoder.next()) !== null) {
+        this.#dispatch(m);
+        if (!this.#isOpen()) return;
+      }
+    } catch (err) {
+      const code = err instanceof PilotError ? err.code : 'ERR_INTERNAL';
+      const msg = err instanceof Error ? err.message : String(err);
+      if (code === 'ERR_IPC_MALFORMED' || code === 'ERR_IPC_FRAME_TOO_LARGE') {
+        this.#log.warn({ code, err: msg }, 'dropping ipc client: bad frame');
+      } else {
+        this.#log.error({ code, err: msg }, 'dropping ipc client: internal error');
+      }
+      this.#socket.destroy();
+    }
+  }
+
+  #dispatch(m: Buffer): void {
+    const cmd = m[0];
+    // Data paths first, without building message objects.
+    if (cmd === Cmd.Send && m.length >= 5) {
+      this.#send(m.readUInt32BE(1), m.subarray(5));
+      return;
+    }
+    if (cmd === Cmd.WindowUpdate && m.length === 9) {
+      this.#conns.get(m.readUInt32BE(1))?.credit(m.readUInt32BE(5));
+      return;
+    }
+    this.#handle(decodeMessage(m));
+  }
+
+  #handle(msg: IpcMessage): void {
+    const { control } = this.#deps;
+    switch (msg.type) {
+      case 'bind':
+        return this.#bind(msg.port);
+      case 'unbind':
+        return this.#unbind(msg.port);
+      case 'dial':
+        return this.#dial(msg.addr, msg.port);
+      case 'dialEx':
+        return this.#dialEx(msg.tag, msg.addr, msg.port, msg.timeoutMs);
+      case 'dialCancel':
+        this.#dials.get(msg.tag)?.abort();
+        return;
+      case 'send':
+        return this.#send(msg.connId, msg.data);
+      case 'close':
+        return this.#close(msg.connId);
+      case 'closeWrite':
+        return this.#closeWrite(msg.connId);
+      case 'reset':
+        return this.#reset(msg.connId);
+      case 'windowUpdate':
+        this.#conns.get(msg.connId)?.credit(msg.bytes);
+        return;
+      case 'setNoDelay':
+        this.#conns.get(msg.connId)?.setNoDelay(msg.noDelay);
+        return;
+      case 'sendTo':
+        return this.#sendTo(msg.addr, msg.port, msg.data);
+      case 'sendToConfirm':
+        return this.#reply(async () => {
+          await this.#deps.streams.sendDatagram(msg.addr, msg.port, msg.data);
+          return encodeMessage({ type: 'sendToOK' });
+        });
+      case 'bindDatagram':
+        this.#dgramPorts.add(msg.port);
+        return this.#reply(() => encodeMessage({ type: 'bindDatagramOK', port: msg.port }));
+      case 'unbindDatagram':
+        this.#dgramPorts.delete(msg.port);
+        return this.#reply(() => encodeMessage({ type: 'unbindDatagramOK', port: msg.port }));
+      case 'hello':
+        return this.#hello(msg.version, msg.window);
+      case 'info':
+        return this.#json(Cmd.InfoOK, () => control.info());
+      case 'handshake':
+        return this.#json(Cmd.HandshakeOK, () => this.#handshake(msg));
+      case 'resolveHostname':
+        return this.#json(Cmd.ResolveHostnameOK, () => control.resolveHostname(msg.text));
+      case 'setHostname':
+        return this.#json(Cmd.SetHostnameOK, () => control.setHostname(msg.text));
+      case 'setVisibility':
+        return this.#json(Cmd.SetVisibilityOK, () => control.setVisibility(msg.flag));
+      case 'deregister':
+        return this.#json(Cmd.DeregisterOK, () => control.deregister());
+      case 'setTags':
+        return this.#json(Cmd.SetTagsOK, () => {
+          if (msg.tags.length > IPC_MAX_TAGS) {
+            throw new InvalidArgumentError(`too many tags (max ${IPC_MAX_TAGS})`, {
+              details: { count: msg.tags.length },
+            });
+          }
+          return control.setTags(msg.tags);
+        });
+      case 'setWebhook':
+        return this.#json(Cmd.SetWebhookOK, () => control.setWebhook(msg.text));
+      case 'setTaskExec':
+        return this.#json(Cmd.SetTaskExecOK, () => control.setTaskExec(msg.flag));
+      case 'unknown':
+        return this.#reply(() => {
+          throw new IpcUnknownCommandError(`unknown command ${cmdName(msg.cmd)}`, {
+            details: { cmd: msg.cmd },
+          });
+        });
+      default:
+        if (DAEMON_ONLY.has(msg.type)) {
+          this.#log.warn({ cmd: msg.type }, 'dropping ipc client: sent a daemon-only message');
+          this.#socket.destroy();
+        }
+        return;
+    }
+  }
+
+  // ---- replies ----
+
+  #errorMessage(err: unknown): Buffer {
+    const w = errorToWire(err);
+    return this.#extended
+      ? encodeMessage({ type: 'errorEx', error: w })
+      : encodeMessage({ type: 'error', status: w.status, text: w.text });
+  }
+
+  /** Run `fn` and answer in request order with its message or an error. */
+  #reply(fn: () => Awaitable<Buffer>): void {
+    const slot = this.#slots.reserve();
+    Promise.resolve()
+      .then(fn)
+      .then(
+        (m) => this.#slots.fill(slot, m),
+        (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
+      );
+  }
+
+  #json(cmd: number, fn: () => Awaitable<JsonObject>): void {
+    this.#reply(async () => encodeJsonReply(cmd, await fn()));
+  }
+
+  #handshake(msg: HandshakeMessage): Awaitable<JsonObject> {
+    const { control } = this.#deps;
+    switch (msg.op) {
+      case 'send':
+        return control.handshakeSend(msg.nodeId, msg.justification);
+      case 'approve':
+        return control.handshakeApprove(msg.nodeId);
+      case 'reject':
+        return control.handshakeReject(msg.nodeId, msg.reason);
+      case 'pending':
+        return control.handshakePending();
+      case 'trusted':
+        return control.handshakeTrusted();
+      case 'revoke':
+        return control.handshakeRevoke(msg.nodeId);
+    }
+  }
+
+  #hello(version: number, window: number): void {
+    this.#extended = true;
+    this.#clientWindow = Math.max(IPC_MIN_WINDOW, window);
+    this.#log.debug({ version, window }, 'ipc client negotiated extensions');
+    this.#reply(() =>
+      encodeMessage({
+        type: 'helloOK',
+        version: Math.min(version, IPC_EXT_VERSION),
+        window: this.#deps.window,
+        addr: this.#deps.control.address(),
+      }),
+    );
+  }
+
+  // ---- streams ----
+
+  #adopt(stream: Stream): ServerConn | null {
+    if (this.#conns.has(stream.id)) {
+      this.#log.error({ connId: stream.id }, 'duplicate connection id; resetting the new stream');
+      stream.destroy();
+      return null;
+    }
+    const conn = new ServerConn(stream, this);
+    this.#conns.set(stream.id, conn);
+    return conn;
+  }
+
+  #bind(port: number): void {
+    const slot = this.#slots.reserve();
+    this.#deps.streams.listen(port).then(
+      (l) => {
+        if (!this.#isOpen()) {
+          void l.close();
+          return;
+        }
+        this.#listeners.set(port, l);
+        this.#slots.fill(slot, encodeMessage({ type: 'bindOK', port }), () => void this.#acceptLoop(l));
+      },
+      (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
+    );
+  }
+
+  async #acceptLoop(l: Listener): Promise<void> {
+    while (this.#isOpen()) {
+      let s: Stream;
+      try {
+        s = await l.accept();
+      } catch {
+        return;
+      }
+      if (!this.#isOpen()) {
+        s.destroy();
+        return;
+      }
+      const conn = this.#adopt(s);
+      if (!conn) continue;
+      this.#write(
+        encodeMessage({
+          type: 'accept',
+          localPort: l.port,
+          connId: s.id,
+          remoteAddr: s.remoteAddr,
+          remotePort: s.remotePort,
+        }),
+      );
+      conn.announce();
+    }
+  }
+
+  #unbind(port: number): void {
+    this.#reply(async () => {
+      const l = this.#listeners.get(port);
+      if (!l)
+        throw new InvalidArgumentError(`port ${port} is not bound by this client`, { details: { port } });
+      this.#listeners.delete(port);
+      await l.close();
+      return encodeMessage({ type: 'unbindOK', port });
+    });
+  }
+
+  #dial(addr: Addr, port: number): void {
+    const slot = this.#slots.reserve();
+    this.#deps.streams.dial(addr, port, { signal: this.#abort.signal }).then(
+      (s) => {
+        if (!this.#isOpen()) {
+          s.destroy();
+          return;
+        }
+        const conn = this.#adopt(s);
+        if (!conn) {
+          this.#slots.fill(slot, this.#errorMessage(new ClosedError('duplicate connection id')));
+          return;
+        }
+        this.#slots.fill(slot, encodeMessage({ type: 'dialOK', connId: s.id }), () => conn.announce());
+      },
+      (err: unknown) => {
+        this.#log.debug({ addr: formatAddr(addr), port, err: String(err) }, 'ipc dial failed');
+        this.#slots.fill(slot, this.#errorMessage(err));
+      },
+    );
+  }
+
+  #dialEx(tag: number, addr: Addr, port: number, timeoutMs: number): void {
+    if (this.#dials.has(tag)) {
+      const error = errorToWire(new InvalidArgumentError(`dial tag ${tag} already in use`));
+      this.#write(encodeMessage({ type: 'dialExError', tag, error }));
+      return;
+    }
+    const ac = new AbortController();
+    this.#dials.set(tag, ac);
+    const signal = AbortSignal.any([ac.signal, this.#abort.signal]);
+    const options = timeoutMs > 0 ? { signal, timeoutMs } : { signal };
+    const done = (): void => {
+      if (this.#dials.get(tag) === ac) this.#dials.delete(tag);
+    };
+    this.#deps.streams.dial(addr, port, options).then(
+      (s) => {
+        done();
+        if (!this.#isOpen() || ac.signal.aborted) {
+          s.destroy();
+          this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(new AbortError()) }));
+          return;
+        }
+        const conn = this.#adopt(s);
+        if (!conn) {
+          const error = errorToWire(new ClosedError('duplicate connection id'));
+          this.#write(encodeMessage({ type: 'dialExError', tag, error }));
+          return;
+        }
+        this.#write(encodeMessage({ type: 'dialExOK', tag, connId: s.id, localPort: s.localPort }));
+        conn.announce();
+      },
+      (err: unknown) => {
+        done();
+        this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(err) }));
+      },
+    );
+  }
+
+  #send(connId: number, data: Buffer): void {
+    const conn = this.#conns.get(connId);
+    const problem = conn ? conn.write(data) : `connection ${connId} not found`;
+    if (problem !== null) this.#connFailure(connId, problem);
+  }
+
+  /** A Send/CloseWrite for a conn that cannot take it. */
+  #connFailure(connId: number, text: string): void {
+    if (this.#extended) {
+      if (this.#recent.has(connId)) return; // the client has been (or is being) told it is gone
+      const error: WireError = { status: WIRE_ERROR_STATUS, code: 'ERR_CLOSED', text };
+      this.#write(encodeMessage({ type: 'streamError', connId, error }));
+    } else {
+      // The reference answers a failed Send with an unsolicited Error.
+      this.#write(encodeMessage({ type: 'error', status: WIRE_ERROR_STATUS, text }));
+    }
+  }
+
+  #close(connId: number): void {
+    const conn = this.#conns.get(connId);
+    if (conn && conn.state !== ConnState.Pending) {
+      this.#conns.delete(connId);
+      this.#closing.add(conn);
+      conn.close();
+      this.#remember(connId);
+      this.#reply(() => encodeMessage({ type: 'closeOK', connId }));
+      return;
+    }
+    if (this.#recent.has(connId)) {
+      this.#reply(() => encodeMessage({ type: 'closeOK', connId }));
+      return;
+    }
+    this.#reply(async () => {
+      if (!(await this.#deps.control.closeConnection(connId))) {
+        throw new ClosedError(`connection ${connId} not found`, { details: { connId } });
+      }
+      return encodeMessage({ type: 'closeOK', connId });
+    });
+  }
+
+  #closeWrite(connId: number): void {
+    const conn = this.#conns.get(connId);
+    if (conn && conn.state === ConnState.Open) conn.closeWrite();
+    else this.#connFailure(connId, `connection ${connId} not found`);
+  }
+
+  #reset(connId: number): void {
+    const conn = this.#conns.get(connId);
+    if (conn) conn.reset();
+    this.#remember(connId);
+    this.#write(encodeMessage({ type: 'closeOK', connId }));
+  }
+
+  #sendTo(addr: Addr, port: number, data: Buffer): void {
+    this.#deps.streams.sendDatagram(addr, port, data).catch((err: unknown) => {
+      // Reference behaviour: no reply on success, an unsolicited Error on failure.
+      this.#write(this.#errorMessage(err));
+    });
+  }
+
+  #remember(connId: number): void {
+    this.#recent.delete(connId);
+    this.#recent.add(connId);
+    if (this.#recent.size > RECENT_IDS) {
+      const oldest = this.#recent.values().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+  }
+
+  // ---- teardown ----
+
+  #teardown(): void {
+    if (this.#state === SessionState.Closed) return;
+    this.#state = SessionState.Closed;
+    this.#abort.abort();
+    this.#slots.close();
+    for (const l of this.#listeners.values()) l.close().catch(() => {});
+    this.#listeners.clear();
+    for (const conn of [...this.#conns.values()]) conn.close();
+    this.#conns.clear();
+    this.#congested.clear();
+    this.#dgramPorts.clear();
+    this.#dials.clear();
+    this.#log.debug({}, 'ipc client disconnected');
+    this.#deps.onClose(this);
+  }
+}

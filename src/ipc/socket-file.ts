@@ -1,0 +1,118 @@
+/**
+ * The daemon's Unix socket file: refuse a path where a live daemon answers, replace a stale socket, never
+ * delete a file that is not a socket, and expose the socket with mode 0600 from the first moment clients can
+ * reach it (listen on a private temporary name, chmod, then rename into place). On close, the file is
+ * removed only if it is still ours (same inode).
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, chmod, rename, unlink } from 'node:fs/promises';
+import { connect, type Server } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { IpcSocketInUseError, IpcSocketPathError } from './errors.js';
+
+/** sun_path holds 108 bytes including the terminating NUL on Linux (104 on macOS). */
+export const MAX_SOCKET_PATH = 103;
+/** How long to wait for an existing socket to answer before calling it stale. */
+const PROBE_TIMEOUT_MS = 1000;
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Resolves true when something accepts connections on `path`. */
+export function probeSocket(path: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    const done = (live: boolean): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(live);
+    };
+    // A socket that neither accepts nor refuses in time is treated as live: never steal a busy daemon's path.
+    const timer = setTimeout(() => done(true), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** Check `path` before listening: absent or stale (removed) is fine; a live daemon or a non-socket throws. */
+export async function prepareSocketPath(path: string): Promise<void> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw new IpcSocketPathError(`socket path is longer than ${MAX_SOCKET_PATH} bytes: ${path}`);
+  }
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw new IpcSocketPathError(`cannot inspect socket path ${path}: ${errno(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  if (!st.isSocket()) {
+    throw new IpcSocketPathError(`${path} exists and is not a socket; refusing to replace it`);
+  }
+  if (await probeSocket(path)) {
+    throw new IpcSocketInUseError(`a daemon is already listening on ${path}`, { details: { path } });
+  }
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') {
+      throw new IpcSocketPathError(`cannot remove stale socket ${path}: ${errno(err) ?? String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+function listenOn(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ path }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Listen on `path` with mode 0600. Returns the socket file's inode (for {@link removeSocketFile}).
+ * The socket is bound under a random temporary name in the same directory, chmod'ed, then renamed.
+ */
+export async function listenPrivate(server: Server, path: string): Promise<number> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}`);
+  const direct = Buffer.byteLength(tmp) > MAX_SOCKET_PATH;
+  const bindPath = direct ? path : tmp;
+  try {
+    await listenOn(server, bindPath);
+  } catch (err) {
+    const code = errno(err);
+    if (code === 'EADDRINUSE') {
+      throw new IpcSocketInUseError(`socket path ${path} is in use`, { cause: err, details: { path } });
+    }
+    throw new IpcSocketPathError(`cannot listen on ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  try {
+    await chmod(bindPath, 0o600);
+    if (!direct) await rename(bindPath, path);
+    return (await lstat(path)).ino;
+  } catch (err) {
+    server.close();
+    await unlink(bindPath).catch(() => {});
+    throw new IpcSocketPathError(`cannot secure socket ${path}: ${errno(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Remove the socket file if it is still the one we created (same inode). */
+export async function removeSocketFile(path: string, ino: number): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (st.ino === ino && st.isSocket()) await unlink(path);
+  } catch {
+    // Already gone or not ours to remove.
+  }
+}

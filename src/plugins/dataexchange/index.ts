@@ -1,0 +1,6 @@
+/** The data-exchange plugin (port 1001): typed frames, inbox and received files, ACK replies. */
+export * from './errors.js';
+export * from './frame.js';
+export * from './storage.js';
+export * from './service.js';
+export * from './client.js';

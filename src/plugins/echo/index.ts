@@ -1,0 +1,2 @@
+/** The echo plugin (port 7). */
+export * from './echo-service.js';

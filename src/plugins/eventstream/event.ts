@@ -1,0 +1,162 @@
+/**
+ * Event-stream events (port 1002), byte-compatible with the reference:
+ *
+ *   topic length u16 BE | topic (UTF-8, at most 1024 bytes) | payload length u32 BE | payload (at most 16 MiB)
+ *
+ * The first event on a connection is the subscription (topic `*` = every topic; payload ignored); every later
+ * event is a publish. {@link EventReader} decodes incrementally from stream chunks.
+ */
+import { EventTooLargeError, EventTruncatedError, TopicTooLongError } from './errors.js';
+
+export const MAX_TOPIC_BYTES = 1024;
+export const MAX_EVENT_PAYLOAD = 16 * 1024 * 1024;
+/** The subscription topic that matches every topic. */
+export const WILDCARD_TOPIC = '*';
+
+export interface StreamEvent {
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Encode one event. Throws ERR_EVENTSTREAM_TOPIC_TOO_LONG or ERR_EVENTSTREAM_EVENT_TOO_LARGE. */
+export function encodeEvent(topic: string, payload: Uint8Array = EMPTY): Buffer {
+  const topicLen = Buffer.byteLength(topic, 'utf8');
+  if (topicLen > MAX_TOPIC_BYTES) {
+    throw new TopicTooLongError(`topic of ${topicLen} bytes exceeds ${MAX_TOPIC_BYTES}`, {
+      details: { length: topicLen, max: MAX_TOPIC_BYTES },
+    });
+  }
+  if (payload.length > MAX_EVENT_PAYLOAD) {
+    throw new EventTooLargeError(`event payload of ${payload.length} bytes exceeds ${MAX_EVENT_PAYLOAD}`, {
+      details: { length: payload.length, max: MAX_EVENT_PAYLOAD },
+    });
+  }
+  const out = Buffer.allocUnsafe(2 + topicLen + 4 + payload.length);
+  out.writeUInt16BE(topicLen, 0);
+  out.write(topic, 2, 'utf8');
+  out.writeUInt32BE(payload.length, 2 + topicLen);
+  out.set(payload, 6 + topicLen);
+  return out;
+}
+
+/** Which field the reader is filling. */
+enum Field {
+  TopicLength,
+  Topic,
+  PayloadLength,
+  Payload,
+  Failed,
+}
+
+/**
+ * Incremental event decoder: `push()` chunks, then `read()` events until null. Each field is copied into its
+ * own buffer as bytes arrive (the payload buffer is allocated when its first byte arrives), so a peer that
+ * announces a large event but sends little costs little. Limit violations throw typed errors from `push()`,
+ * and every later `push()` throws the same error.
+ */
+export class EventReader {
+  #field = Field.TopicLength;
+  /** Bytes of the current field, its expected size and how much of it is filled. */
+  #buf: Buffer = Buffer.allocUnsafe(MAX_TOPIC_BYTES);
+  #need = 2;
+  #have = 0;
+  #topic = '';
+  #payloadLen = 0;
+  #payload: Buffer = EMPTY;
+  #pending = 0;
+  #events: StreamEvent[] = [];
+  #error: Error | null = null;
+
+  /** Bytes received that do not yet form a whole event. */
+  get buffered(): number {
+    return this.#pending;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#error) throw this.#error;
+    let off = 0;
+    while (off < chunk.length || (this.#have === this.#need && this.#field !== Field.Failed)) {
+      if (this.#have < this.#need) {
+        const n = Math.min(this.#need - this.#have, chunk.length - off);
+        const target = this.#field === Field.Payload ? this.#payloadBuffer() : this.#buf;
+        target.set(chunk.subarray(off, off + n), this.#have);
+        this.#have += n;
+        this.#pending += n;
+        off += n;
+        if (this.#have < this.#need) return;
+      }
+      try {
+        this.#complete();
+      } catch (err) {
+        this.#field = Field.Failed;
+        this.#error = err as Error;
+        throw err;
+      }
+    }
+  }
+
+  /** The next complete event, or null. */
+  read(): StreamEvent | null {
+    return this.#events.shift() ?? null;
+  }
+
+  /** Declare end of input. Throws ERR_EVENTSTREAM_TRUNCATED when an event was cut short. */
+  end(): void {
+    if (this.#error) throw this.#error;
+    if (this.#pending > 0) {
+      throw new EventTruncatedError(`stream ended inside an event (${this.#pending} bytes pending)`);
+    }
+  }
+
+  #payloadBuffer(): Buffer {
+    if (this.#payload.length !== this.#payloadLen) this.#payload = Buffer.allocUnsafe(this.#payloadLen);
+    return this.#payload;
+  }
+
+  /** The current field is complete: interpret it and move to the next. */
+  #complete(): void {
+    switch (this.#field) {
+      case Field.TopicLength: {
+        const len = this.#buf.readUInt16BE(0);
+        if (len > MAX_TOPIC_BYTES) {
+          throw new TopicTooLongError(`event topic length ${len} exceeds ${MAX_TOPIC_BYTES}`, {
+            details: { length: len, max: MAX_TOPIC_BYTES },
+          });
+        }
+        this.#next(Field.Topic, len);
+        return;
+      }
+      case Field.Topic:
+        this.#topic = this.#buf.toString('utf8', 0, this.#need);
+        this.#next(Field.PayloadLength, 4);
+        return;
+      case Field.PayloadLength: {
+        const len = this.#buf.readUInt32BE(0);
+        if (len > MAX_EVENT_PAYLOAD) {
+          throw new EventTooLargeError(`event payload length ${len} exceeds ${MAX_EVENT_PAYLOAD}`, {
+            details: { length: len, max: MAX_EVENT_PAYLOAD },
+          });
+        }
+        this.#payloadLen = len;
+        this.#next(Field.Payload, len);
+        return;
+      }
+      case Field.Payload:
+        this.#events.push({ topic: this.#topic, payload: this.#payloadLen === 0 ? EMPTY : this.#payload });
+        this.#payload = EMPTY;
+        this.#pending = 0;
+        this.#next(Field.TopicLength, 2);
+        return;
+      case Field.Failed:
+        return;
+    }
+  }
+
+  #next(field: Field, need: number): void {
+    this.#field = field;
+    this.#need = need;
+    this.#have = 0;
+  }
+}

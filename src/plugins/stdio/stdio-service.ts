@@ -1,0 +1,195 @@
+/**
+ * The standard-I/O convention (port 1000): a listener that takes text from any peer, line by line. Each line
+ * (UTF-8, `\n` or `\r\n` terminated; a final unterminated line counts at end of stream) is published on the
+ * bus as `stdio.received` `{from, port, text}` and kept in a bounded in-memory inbox that the daemon reads with
+ * {@link StdioService.read}. When the inbox is full the oldest line is dropped and counted. Lines longer than
+ * `maxLineLength` characters are split.
+ *
+ * States: idle → running (start) → stopped (stop); stop closes the listener and resets open streams.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { formatAddr } from '../../coreapi/addr.js';
+import { InvalidArgumentError } from '../../coreapi/errors.js';
+import type { EventBus } from '../../coreapi/events.js';
+import type { Logger } from '../../coreapi/logger.js';
+import { PORT_STDIO, isValidPort } from '../../coreapi/ports.js';
+import type { Deps, HealthStatus, Service } from '../../coreapi/service.js';
+import type { Listener, Stream } from '../../coreapi/streams.js';
+
+export const STDIO_NAME = 'stdio';
+export const STDIO_ORDER = 105;
+
+export interface StdioOptions {
+  /** Listening port (default 1000). */
+  readonly port: number;
+  /** Lines kept for the daemon (default 1024). */
+  readonly queueSize: number;
+  /** Longest line in characters before it is split (default 65536). */
+  readonly maxLineLength: number;
+}
+
+export interface StdioMessage {
+  readonly from: string;
+  readonly port: number;
+  readonly text: string;
+  /** RFC 3339 UTC. */
+  readonly receivedAt: string;
+}
+
+type State = 'idle' | 'running' | 'stopped';
+
+function intOption(
+  config: Readonly<Record<string, unknown>>,
+  key: string,
+  fallback: number,
+  max: number,
+): number {
+  const v = config[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new InvalidArgumentError(`stdio: config "${key}" must be an integer in 1..${max}`, {
+      details: { key },
+    });
+  }
+  return v;
+}
+
+/** Keys: `port`, `queueSize`, `maxLineLength`. Throws ERR_INVALID_ARG naming the key. */
+export function stdioOptions(config: Readonly<Record<string, unknown>>): StdioOptions {
+  const port = config.port ?? PORT_STDIO;
+  if (typeof port !== 'number' || !isValidPort(port)) {
+    throw new InvalidArgumentError('stdio: config "port" must be a port number', {
+      details: { key: 'port' },
+    });
+  }
+  return {
+    port,
+    queueSize: intOption(config, 'queueSize', 1024, 1_000_000),
+    maxLineLength: intOption(config, 'maxLineLength', 65_536, 16 * 1024 * 1024),
+  };
+}
+
+export class StdioService implements Service {
+  readonly name = STDIO_NAME;
+  readonly order = STDIO_ORDER;
+  readonly #config: Readonly<Record<string, unknown>>;
+  #options: StdioOptions;
+  #state: State = 'idle';
+  #listener: Listener | null = null;
+  #events: EventBus | null = null;
+  #log: Logger | null = null;
+  #loop: Promise<void> | null = null;
+  readonly #open = new Set<Stream>();
+  #inbox: StdioMessage[] = [];
+  #dropped = 0;
+  #received = 0;
+
+  constructor(config: Readonly<Record<string, unknown>> = {}) {
+    this.#config = config;
+    this.#options = stdioOptions(config);
+  }
+
+  get options(): StdioOptions {
+    return this.#options;
+  }
+
+  /** Lines waiting in the inbox. */
+  get size(): number {
+    return this.#inbox.length;
+  }
+
+  /** Lines dropped because the inbox was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Lines received in total. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Remove and return up to `max` lines, oldest first. */
+  read(max = Infinity): StdioMessage[] {
+    return this.#inbox.splice(0, Math.min(max, this.#inbox.length));
+  }
+
+  async start(deps: Deps): Promise<void> {
+    if (this.#state !== 'idle') throw new InvalidArgumentError('stdio: already started');
+    this.#options = stdioOptions({ ...deps.config, ...this.#config });
+    this.#events = deps.events;
+    this.#log = deps.logger;
+    this.#listener = await deps.streams.listen(this.#options.port);
+    this.#state = 'running';
+    const listener = this.#listener;
+    const read = deps.tasks.guard('read', (stream: Stream) => this.#read(stream));
+    this.#loop = deps.tasks.run('acceptLoop', () => this.#acceptLoop(listener, read));
+    deps.logger.info({ port: this.#options.port }, 'stdio listening');
+  }
+
+  async stop(_signal?: AbortSignal): Promise<void> {
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopped';
+    if (!wasRunning) return;
+    await this.#listener?.close();
+    for (const s of this.#open) s.destroy();
+    await this.#loop;
+  }
+
+  health(): HealthStatus {
+    return this.#state === 'running' ? { status: 'ok' } : { status: 'failed', message: this.#state };
+  }
+
+  async #acceptLoop(listener: Listener, read: (stream: Stream) => void): Promise<void> {
+    for await (const stream of listener) {
+      if (this.#state !== 'running') {
+        stream.destroy();
+        break;
+      }
+      read(stream);
+    }
+  }
+
+  #read(stream: Stream): void {
+    this.#open.add(stream);
+    const from = formatAddr(stream.remoteAddr);
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    stream.on('error', (err) => this.#log?.debug({ err, from }, 'stdio stream error'));
+    stream.once('close', () => this.#open.delete(stream));
+    stream.on('data', (chunk: Buffer) => {
+      partial += decoder.write(chunk);
+      let start = 0;
+      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n', start)) {
+        this.#line(from, stream.remotePort, partial.slice(start, nl));
+        start = nl + 1;
+      }
+      partial = partial.slice(start);
+      while (partial.length > this.#options.maxLineLength) {
+        this.#line(from, stream.remotePort, partial.slice(0, this.#options.maxLineLength));
+        partial = partial.slice(this.#options.maxLineLength);
+      }
+    });
+    stream.once('end', () => {
+      partial += decoder.end();
+      if (partial !== '') this.#line(from, stream.remotePort, partial);
+      stream.end();
+    });
+  }
+
+  #line(from: string, port: number, raw: string): void {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const max = this.#options.maxLineLength;
+    if (text.length <= max) this.#deliver(from, port, text);
+    else for (let i = 0; i < text.length; i += max) this.#deliver(from, port, text.slice(i, i + max));
+  }
+
+  #deliver(from: string, port: number, text: string): void {
+    const msg: StdioMessage = { from, port, text, receivedAt: new Date().toISOString() };
+    this.#received++;
+    if (this.#inbox.length >= this.#options.queueSize) {
+      this.#inbox.shift();
+      this.#dropped++;
+    }
+    this.#inbox.push(msg);
+    this.#events?.publish('stdio.received', { from, port, text });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * One client connection of the registry server: frame reassembly with the size limit, synchronous dispatch (so
+ * answers leave strictly in request order), answers of one TCP chunk written together, read backpressure when a
+ * client does not read its answers, an idle deadline, a cap on protocol errors, and the switch to replication
+ * streaming on `subscribe_replication`.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../coreapi/logger.js';
+import { WRITE_HIGH_WATER_BYTES } from './constants.js';
+import { errorText, type Dispatcher } from './dispatcher.js';
+import type { RegistryRequestError } from './errors.js';
+import { encodeFrame, FrameDecoder } from './frame-codec.js';
+import type { RequestContext } from './handler-context.js';
+import type { ReplicationHub } from './replication-hub.js';
+import { normalizeIp } from './validation.js';
+
+export interface ConnectionLimits {
+  maxMessageBytes: number;
+  idleTimeoutMs: number;
+  maxProtocolErrors: number;
+}
+
+/** Connection modes. */
+export enum ConnectionMode {
+  /** Answering requests. */
+  Requests = 'requests',
+  /** Streaming replication to a standby; requests are no longer read. */
+  Replication = 'replication',
+  /** Closing after a fatal protocol error; nothing more is read. */
+  Closing = 'closing',
+}
+
+export class ServerConnection {
+  readonly #socket: Socket;
+  readonly #dispatcher: Dispatcher;
+  readonly #hub: ReplicationHub;
+  readonly #limits: ConnectionLimits;
+  readonly #logger: Logger;
+  readonly #decoder: FrameDecoder;
+  readonly #ctx: RequestContext;
+  #mode = ConnectionMode.Requests;
+  #protocolErrors = 0;
+
+  constructor(
+    socket: Socket,
+    dispatcher: Dispatcher,
+    hub: ReplicationHub,
+    limits: ConnectionLimits,
+    logger: Logger,
+  ) {
+    this.#socket = socket;
+    this.#dispatcher = dispatcher;
+    this.#hub = hub;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#decoder = new FrameDecoder(limits.maxMessageBytes);
+    this.#ctx = { remoteIp: normalizeIp(socket.remoteAddress ?? '') };
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs, this.#onIdle);
+    socket.on('data', this.#onData);
+    socket.on('error', this.#onError);
+  }
+
+  get mode(): ConnectionMode {
+    return this.#mode;
+  }
+
+  readonly #onIdle = (): void => {
+    if (this.#mode === ConnectionMode.Requests) this.#socket.destroy();
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.#logger.debug({ err: err.message, remote: this.#ctx.remoteIp }, 'registry connection error');
+  };
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#mode !== ConnectionMode.Requests) return;
+    const sock = this.#socket;
+    sock.cork();
+    const ok = this.#decoder.push(chunk, this.#onFrame);
+    if (!ok) {
+      this.#fatal(
+        'ERR_REGISTRY_FRAME_TOO_LARGE',
+        `message of ${this.#decoder.oversizedLength} bytes exceeds the ${this.#limits.maxMessageBytes}-byte limit`,
+      );
+    }
+    sock.uncork();
+    if (this.#mode === ConnectionMode.Requests && sock.writableLength > WRITE_HIGH_WATER_BYTES) {
+      sock.pause();
+      sock.once('drain', () => sock.resume());
+    }
+  };
+
+  readonly #onFrame = (payload: Buffer): void => {
+    const result = this.#dispatcher.dispatch(payload, this.#ctx);
+    if (result.kind === 'answer') {
+      this.#socket.write(encodeFrame(result.text));
+      if (result.protocolError && ++this.#protocolErrors >= this.#limits.maxProtocolErrors) {
+        this.#fatal(
+          'ERR_REGISTRY_BAD_REQUEST',
+          `too many malformed requests (${this.#protocolErrors}); closing`,
+        );
+      }
+      return;
+    }
+    try {
+      this.#hub.authorize(result.msg);
+    } catch (err) {
+      const e = err as RegistryRequestError;
+      this.#socket.write(encodeFrame(errorText(e.code, e.message)));
+      return;
+    }
+    this.#mode = ConnectionMode.Replication;
+    this.#decoder.stop();
+    this.#socket.setTimeout(0);
+    this.#hub.add(this.#socket);
+  };
+
+  /** Send a last error and close the connection. */
+  #fatal(code: 'ERR_REGISTRY_FRAME_TOO_LARGE' | 'ERR_REGISTRY_BAD_REQUEST', message: string): void {
+    this.#mode = ConnectionMode.Closing;
+    this.#decoder.stop();
+    this.#socket.end(encodeFrame(errorText(code, message)));
+    const timer = setTimeout(() => this.#socket.destroy(), 2000);
+    timer.unref();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * JSON-Schema validation of plugin configs and manifests (ajv). Schemas are compiled once per plugin; the
+ * validated config gets the schema's defaults applied (on a copy). Errors list `{ path, message }` with
+ * JSON-pointer paths.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { JsonSchema } from '../coreapi/plugin.js';
+import { ConfigValidationError, PluginManifestError } from '../coreapi/service-errors.js';
+import { toError } from './panic-guard.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+
+export interface SchemaIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export function issuesOf(errors: ErrorObject[] | null | undefined): SchemaIssue[] {
+  return (errors ?? []).map((e) => {
+    const missing =
+      e.keyword === 'required'
+        ? `/${String((e.params as { missingProperty?: string }).missingProperty)}`
+        : '';
+    return { path: `${e.instancePath}${missing}` || '/', message: e.message ?? e.keyword };
+  });
+}
+
+/** Compile a plugin's config schema. An invalid schema is a manifest error. */
+export function compileConfigSchema(plugin: string, schema: JsonSchema): ValidateFunction {
+  try {
+    return ajv.compile(schema as Record<string, unknown>);
+  } catch (err) {
+    throw new PluginManifestError(`plugin "${plugin}": invalid configSchema: ${toError(err).message}`, {
+      details: { plugin },
+    });
+  }
+}
+
+/** Validate (a copy of) `config`; returns it with defaults applied or throws ERR_CONFIG_INVALID. */
+export function validateConfig(
+  plugin: string,
+  validate: ValidateFunction,
+  config: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  const copy = structuredClone(config) as Record<string, unknown>;
+  if (!validate(copy)) throw new ConfigValidationError(plugin, issuesOf(validate.errors));
+  return Object.freeze(copy);
+}

@@ -1,0 +1,252 @@
+/**
+ * A Service backed by a child process (`runtime: "process"`). The child speaks newline-delimited JSON on
+ * stdin/stdout (docs/process-plugin-protocol.md); its stderr lines are logged. The registry cannot tell it
+ * from an in-process service.
+ *
+ * - start: spawn, send `start` (config, identity, coreApi) and await the answer within the start budget. A
+ *   child that exits or fails to spawn fails the start with ERR_PLUGIN_PROCESS.
+ * - running: a child that exits on its own is a failed service (`deps.tasks.fail`), which the supervisor
+ *   restarts with a fresh child. It never takes the daemon down.
+ * - stop: send `stop`, close stdin, wait for the exit; SIGTERM after `exitGraceMs`, SIGKILL when the stop
+ *   budget runs out. `stop` resolves only once the child is gone.
+ * - health: a `health` request, bounded by `healthTimeoutMs`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { formatAddr } from '../coreapi/addr.js';
+import { AbortError } from '../coreapi/errors.js';
+import type { Logger } from '../coreapi/logger.js';
+import type { Deps, HealthStatus, Service } from '../coreapi/service.js';
+import { PluginProcessError, PluginProtocolError } from '../coreapi/service-errors.js';
+import { CORE_API_VERSION } from '../coreapi/version.js';
+import { NdjsonChannel } from './ndjson-channel.js';
+import { HEALTH_LEVELS, ProcessBridge } from './process-bridge.js';
+
+export interface ProcessServiceOptions {
+  readonly name: string;
+  readonly order: number;
+  readonly provides?: readonly string[];
+  readonly requires?: readonly string[];
+  readonly optional?: boolean;
+  /** argv; a first element ending in .js/.mjs/.cjs runs with this Node executable. */
+  readonly command: readonly string[];
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Wait this long for a voluntary exit after `stop` before SIGTERM (default 1000 ms). */
+  readonly exitGraceMs?: number;
+  readonly healthTimeoutMs?: number;
+  readonly maxLineBytes?: number;
+}
+
+const SCRIPT_RE = /\.(m|c)?js$/;
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function waitExit(child: ChildProcess, ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (v: boolean): void => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    const onExit = (): void => done(true);
+    const onAbort = (): void => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    child.once('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class ProcessService implements Service {
+  readonly name: string;
+  readonly order: number;
+  readonly provides?: readonly string[];
+  readonly requires?: readonly string[];
+  readonly optional?: boolean;
+  readonly #opts: ProcessServiceOptions;
+  #child: ChildProcess | null = null;
+  #channel: NdjsonChannel | null = null;
+  #bridge: ProcessBridge | null = null;
+  #stopping = false;
+  #running = false;
+
+  constructor(opts: ProcessServiceOptions) {
+    if (!Array.isArray(opts.command) || opts.command.length === 0) {
+      throw new PluginProcessError(`plugin "${opts.name}": empty command`);
+    }
+    this.#opts = opts;
+    this.name = opts.name;
+    this.order = opts.order;
+    if (opts.provides) this.provides = opts.provides;
+    if (opts.requires) this.requires = opts.requires;
+    if (opts.optional !== undefined) this.optional = opts.optional;
+  }
+
+  /** The child's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#child && !exited(this.#child) ? this.#child.pid : undefined;
+  }
+
+  async start(deps: Deps, signal: AbortSignal): Promise<void> {
+    if (this.#child && !exited(this.#child))
+      throw new PluginProcessError(`plugin "${this.name}" already running`);
+    this.#stopping = false;
+    this.#running = false;
+    const [first, ...rest] = this.#opts.command;
+    const [cmd, args] = SCRIPT_RE.test(first) ? [process.execPath, [first, ...rest]] : [first, rest];
+    const child = spawn(cmd, args, {
+      cwd: this.#opts.cwd,
+      env: {
+        ...process.env,
+        ...this.#opts.env,
+        PILOT_PLUGIN_NAME: this.name,
+        PILOT_CORE_API: CORE_API_VERSION,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    const log = deps.logger;
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) =>
+        reject(new PluginProcessError(`cannot spawn ${cmd}: ${err.message}`, { cause: err })),
+      );
+    });
+    child.on('error', (err) => log.error({ err: { message: err.message } }, 'plugin process error'));
+    this.#pipeStderr(child, log);
+    const channel = new NdjsonChannel({
+      input: child.stdout as NonNullable<ChildProcess['stdout']>,
+      output: child.stdin as NonNullable<ChildProcess['stdin']>,
+      maxLineBytes: this.#opts.maxLineBytes,
+      onRequest: (method, params) => this.#bridge?.handleRequest(method, params),
+      onNotification: (method, params) => this.#bridge?.handleNotification(method, params),
+      onMalformed: (line, reason) =>
+        log.warn({ reason, line: line.slice(0, 200) }, 'malformed plugin message'),
+      onClose: (err) => {
+        if (err instanceof PluginProtocolError) {
+          deps.tasks.fail(err);
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    this.#channel = channel;
+    const bridge = new ProcessBridge(channel, deps);
+    this.#bridge = bridge;
+    const exit = new Promise<never>((_resolve, reject) => {
+      child.once('exit', (code, sig) => {
+        channel.close(null);
+        bridge.close();
+        const err = new PluginProcessError(
+          `plugin "${this.name}" process exited (code ${code}, signal ${sig})`,
+          {
+            details: { code, signal: sig },
+          },
+        );
+        if (this.#running && !this.#stopping) deps.tasks.fail(err);
+        this.#running = false;
+        reject(err);
+      });
+    });
+    exit.catch(() => undefined);
+    try {
+      await Promise.race([spawned, exit]);
+      const params = {
+        name: this.name,
+        coreApi: CORE_API_VERSION,
+        config: deps.config,
+        identity: {
+          nodeId: deps.identity.nodeId,
+          address: formatAddr(deps.identity.address),
+          publicKey: deps.identity.publicKey.toString('base64'),
+        },
+        trust: deps.trust !== undefined,
+      };
+      await Promise.race([channel.request('start', params, signal), exit]);
+      this.#running = true;
+    } catch (err) {
+      // A closed channel usually means the child is exiting: report the exit rather than the channel.
+      if (!exited(child) && !signal.aborted) await waitExit(child, 1000);
+      if (!exited(child)) child.kill('SIGKILL');
+      if (err instanceof PluginProcessError) throw err;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new PluginProcessError(
+          `plugin "${this.name}" process exited during start (code ${child.exitCode}, signal ${child.signalCode})`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  async stop(signal: AbortSignal): Promise<void> {
+    const child = this.#child;
+    this.#stopping = true;
+    if (!child || exited(child)) return;
+    const channel = this.#channel;
+    const grace = this.#opts.exitGraceMs ?? 1000;
+    let stopError: unknown = null;
+    try {
+      await Promise.race([channel?.request('stop', {}, signal), waitExit(child, 2 ** 31 - 1, signal)]);
+    } catch (err) {
+      if (!(err instanceof AbortError)) stopError = err;
+    }
+    child.stdin?.end();
+    if (!(await waitExit(child, grace, signal))) {
+      child.kill(signal.aborted ? 'SIGKILL' : 'SIGTERM');
+      if (!(await waitExit(child, 500, signal))) child.kill('SIGKILL');
+      await waitExit(child, 5000);
+    }
+    this.#bridge?.close();
+    if (stopError) throw stopError;
+  }
+
+  async health(): Promise<HealthStatus> {
+    const channel = this.#channel;
+    if (!channel || channel.closed) return { status: 'failed', message: 'process not running' };
+    const r = (await channel.request(
+      'health',
+      {},
+      AbortSignal.timeout(this.#opts.healthTimeoutMs ?? 2000),
+    )) as {
+      status?: unknown;
+      message?: unknown;
+    } | null;
+    const status = r?.status;
+    if (typeof status !== 'string' || !HEALTH_LEVELS.has(status as 'ok')) {
+      return { status: 'failed', message: 'invalid health answer' };
+    }
+    return {
+      status: status as HealthStatus['status'],
+      ...(typeof r?.message === 'string' ? { message: r.message } : {}),
+    };
+  }
+
+  /** One round trip to the child (`ping`), for benchmarks and liveness checks. */
+  async ping(payload: unknown = null): Promise<unknown> {
+    const channel = this.#channel;
+    if (!channel || channel.closed) throw new PluginProcessError(`plugin "${this.name}" is not running`);
+    return channel.request('ping', { payload });
+  }
+
+  #pipeStderr(child: ChildProcess, log: Logger): void {
+    let buf = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.length > 0) log.warn({ stderr: line.slice(0, 4096) }, 'plugin stderr');
+      }
+      if (buf.length > 65536) buf = buf.slice(-4096);
+    });
+  }
+}
+
+export function createProcessService(opts: ProcessServiceOptions): ProcessService {
+  return new ProcessService(opts);
+}
