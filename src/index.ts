@@ -19,3 +19,25 @@ export {
 export { createTunnel, UdpTunnel, type TunnelOptions, type EstablishedEvent } from './transport/tunnel.js';
 export type { TrafficSnapshot, DropReason } from './transport/counters.js';
 export type { PeerInfoSnapshot } from './transport/peer.js';
+export * from './streams/index.js';
+export {
+  createStaticNode,
+  type StaticNode,
+  type StaticNodeOptions,
+  type StaticPeer,
+} from './node/static-node.js';
+export * from './node/config.js';
+export * from './registry/index.js';
+export { runRegistryCli } from './registry/cli.js';
+export * from './beacon/index.js';
+export {
+  connect,
+  Driver,
+  DriverStream,
+  DriverListener,
+  DriverDatagramSocket,
+  createIpcServer,
+  IpcServer,
+} from './ipc/index.js';
+export type { DaemonControl, DaemonInfo, ConnectOptions, IpcServerOptions } from './ipc/index.js';
+export * from './runtime/index.js';

@@ -124,6 +124,11 @@ export class DriverStream extends Duplex implements Stream {
     };
   }
 
+  /** True while written data has not been handed to the daemon yet (waiting for flow-control credit). */
+  hasUnsentData(): boolean {
+    return this.#writeChunk !== null || this.writableLength > 0;
+  }
+
   // ---- from the driver ----
 
   /** Recv data for this connection. */
@@ -233,8 +238,8 @@ export class DriverStream extends Duplex implements Stream {
       this.#closeSent = true;
       // Graceful (Close: FIN after the data) only when the writer ended and every byte reached the daemon;
       // a destroy that discards unsent data resets, so the peer cannot mistake a truncation for the end.
-      const unsent = this.#writeChunk !== null || this.writableLength > 0;
-      const graceful = err === null && !unsent && (this.writableEnded || (this.#eof && this.#writeClosed));
+      const graceful =
+        err === null && !this.hasUnsentData() && (this.writableEnded || (this.#eof && this.#writeClosed));
       if (graceful || !this.#host.extended) this.#host.sendClose(this.id);
       else this.#host.sendReset(this.id);
     }

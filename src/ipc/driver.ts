@@ -36,6 +36,7 @@ import {
   DEFAULT_SOCKET_PATH,
   IPC_DEFAULT_WINDOW,
   IPC_EXT_VERSION,
+  IPC_MAX_MESSAGE,
   IPC_MAX_SENDTO,
   IPC_MIN_WINDOW,
 } from './constants.js';
@@ -404,8 +405,9 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
 
   /**
    * Close the driver: the daemon then closes every connection of this client (FIN after the data it already
-   * received) and releases its ports. Local streams are destroyed; data still waiting for flow-control credit
-   * is discarded, so end streams and wait for 'finish' first when that matters. Idempotent.
+   * received) and releases its ports. Local streams are destroyed; a stream whose written data has not all
+   * reached the daemon (waiting for flow-control credit) is reset instead, so end streams and wait for
+   * 'finish' first when every byte matters. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -414,6 +416,9 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
 
   async #close(): Promise<void> {
     if (this.#failure) return;
+    // The daemon closes this client's connections gracefully when the socket ends; reset the ones whose data
+    // would be cut short, so their peers do not mistake a truncation for the end of the stream.
+    for (const s of this.#streams.values()) if (s.hasUnsentData()) this.sendReset(s.id);
     this.#fail(new ClosedError('driver closed'), false);
     const closed = new Promise<void>((resolve) => {
       if (this.#socket.destroyed) resolve();
@@ -434,15 +439,15 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
         const m = await this.#request(
           encodeMessage({ type: 'hello', version: IPC_EXT_VERSION, window: this.#recvWindow }),
           Cmd.HelloOK,
-          { timeoutMs: options.helloTimeoutMs ?? 2000, signal: options.signal },
+          {
+            timeoutMs: options.helloTimeoutMs ?? 2000,
+            signal: options.signal,
+            // A slow pilot daemon answered after the timeout: it now treats us as an extension client.
+            onLateReply: (late) => this.#lateHello(late),
+          },
         );
-        const hello = decodeMessage(m);
-        if (hello.type === 'helloOK') {
-          this.#extended = true;
-          this.#sendWindow = Math.max(IPC_MIN_WINDOW, hello.window);
-          this.#addr = hello.addr;
-          return;
-        }
+        this.#acceptHello(m);
+        return;
       } catch (err) {
         if (this.#failure || (err as { code?: string }).code === 'ERR_ABORTED') throw err;
         this.#log.debug({ err: String(err) }, 'daemon declined extensions; using the reference protocol');
@@ -462,6 +467,28 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     }
   }
 
+  #acceptHello(m: Buffer): void {
+    const hello = decodeMessage(m);
+    if (hello.type !== 'helloOK') throw new IpcProtocolError(`expected HelloOK, got ${cmdName(m[0])}`);
+    this.#extended = true;
+    this.#sendWindow = Math.max(IPC_MIN_WINDOW, hello.window);
+    this.#addr = hello.addr;
+  }
+
+  #lateHello(m: Buffer): void {
+    if (this.#streams.size === 0 && this.#listeners.size === 0 && this.#dgram.size === 0) {
+      try {
+        this.#acceptHello(m);
+        return;
+      } catch {
+        // fall through: a broken HelloOK
+      }
+    }
+    // Too late to switch modes under open streams: both sides would disagree on flow control.
+    this.#fail(new IpcProtocolError('the daemon accepted the extensions after the driver fell back'), true);
+    this.#socket.destroy();
+  }
+
   // ---- requests ----
 
   #check(): void {
@@ -474,6 +501,13 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
 
   #request(message: Buffer, expect: number, options: RequestOptions = {}): Promise<Buffer> {
     if (this.#failure) return Promise.reject(this.#failure);
+    if (message.length > IPC_MAX_MESSAGE) {
+      return Promise.reject(
+        new InvalidArgumentError(`request of ${message.length} bytes exceeds the IPC message limit`, {
+          details: { bytes: message.length, max: IPC_MAX_MESSAGE },
+        }),
+      );
+    }
     const { signal, timeoutMs } = options;
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise<Buffer>((resolve, reject) => {
@@ -575,31 +609,43 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   // ---- incoming ----
 
   #onData(chunk: Buffer): void {
+    // Only decoding errors are the daemon's fault; exceptions thrown by application callbacks that run
+    // while data is delivered propagate, as they would from a net.Socket.
     try {
       this.#decoder.push(chunk);
-      let m: Buffer | null;
-      while ((m = this.#decoder.next()) !== null) {
-        this.#onMessage(m);
-        if (this.#failure) return;
-      }
     } catch (err) {
-      this.#log.warn({ err: String(err) }, 'bad message from daemon; disconnecting');
-      this.#fail(new IpcDisconnectedError('daemon sent a malformed message', { cause: err }), true);
-      this.#socket.destroy();
+      this.#badDaemon(err);
+      return;
+    }
+    while (!this.#failure) {
+      let m: Buffer | null;
+      let msg: IpcMessage | null = null;
+      try {
+        m = this.#decoder.next();
+        if (m === null) return;
+        if (!isFastPath(m)) msg = decodeMessage(m);
+      } catch (err) {
+        this.#badDaemon(err);
+        return;
+      }
+      if (msg) this.#onMessage(m, msg);
+      else this.#fastPath(m);
     }
   }
 
-  #onMessage(m: Buffer): void {
-    const cmd = m[0];
-    if (cmd === Cmd.Recv && m.length >= 5) {
-      this.#onRecv(m.readUInt32BE(1), m.subarray(5));
-      return;
-    }
-    if (cmd === Cmd.WindowUpdate && m.length === 9) {
-      this.#streams.get(m.readUInt32BE(1))?.onCredit(m.readUInt32BE(5));
-      return;
-    }
-    const msg = decodeMessage(m);
+  #badDaemon(err: unknown): void {
+    this.#log.warn({ err: String(err) }, 'bad message from daemon; disconnecting');
+    this.#fail(new IpcDisconnectedError('daemon sent a malformed message', { cause: err }), true);
+    this.#socket.destroy();
+  }
+
+  /** Recv and WindowUpdate, without building message objects (see {@link isFastPath}). */
+  #fastPath(m: Buffer): void {
+    if (m[0] === Cmd.Recv) this.#onRecv(m.readUInt32BE(1), m.subarray(5));
+    else this.#streams.get(m.readUInt32BE(1))?.onCredit(m.readUInt32BE(5));
+  }
+
+  #onMessage(m: Buffer, msg: IpcMessage): void {
     switch (msg.type) {
       case 'accept':
         return this.#onAccept(msg.localPort, msg.connId, msg.remoteAddr, msg.remotePort);
@@ -770,6 +816,11 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
       this.emit('disconnect', err);
     }
   }
+}
+
+/** Well-formed Recv or WindowUpdate: handled without decodeMessage. */
+function isFastPath(m: Buffer): boolean {
+  return (m[0] === Cmd.Recv && m.length >= 5) || (m[0] === Cmd.WindowUpdate && m.length === 9);
 }
 
 function checkPort(port: number): void {

@@ -14,7 +14,13 @@ import type { Logger } from '../coreapi/logger.js';
 import type { Listener, Stream, Streams } from '../coreapi/streams.js';
 import { Cmd, cmdName, IPC_EXT_VERSION, IPC_MAX_MESSAGE, IPC_MAX_TAGS, IPC_MIN_WINDOW } from './constants.js';
 import type { DaemonControl, JsonObject, Awaitable } from './daemon-control.js';
-import { errorToWire, IpcUnknownCommandError, WIRE_ERROR_STATUS, type WireError } from './errors.js';
+import {
+  errorToWire,
+  IpcMalformedError,
+  IpcUnknownCommandError,
+  WIRE_ERROR_STATUS,
+  type WireError,
+} from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameWriter } from './frame-writer.js';
 import {
@@ -338,9 +344,21 @@ export class IpcSession implements ConnHost {
     Promise.resolve()
       .then(fn)
       .then(
-        (m) => this.#slots.fill(slot, m),
+        (m) => {
+          if (m.length > IPC_MAX_MESSAGE) {
+            const err = new IpcMalformedError(`reply of ${m.length} bytes exceeds the IPC message limit`);
+            this.#log.warn({ cmd: cmdName(m[0]), bytes: m.length }, 'reply too large for one IPC message');
+            m = this.#errorMessage(err);
+          }
+          this.#slots.fill(slot, m);
+        },
         (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
-      );
+      )
+      .catch((err: unknown) => {
+        // Never let a reply failure escape as an unhandled rejection: drop the client instead.
+        this.#log.error({ err: String(err) }, 'dropping ipc client: reply failed');
+        this.#socket.destroy();
+      });
   }
 
   #json(cmd: number, fn: () => Awaitable<JsonObject>): void {

@@ -115,9 +115,13 @@ export class Supervisor extends EventEmitter {
     return t;
   }
 
+  /** Catch up on what happened before the registry was ready (or before start()). */
   #scan(): void {
+    const guard = this.#registry.guard;
     for (const s of this.#registry.snapshot()) {
       if (s.state === ServiceState.Failed) this.#schedule(s.name, 'failed');
+      else if (s.state === ServiceState.Running && guard && !guard.isHealthy(s.name))
+        this.#schedule(s.name, 'unhealthy');
     }
   }
 

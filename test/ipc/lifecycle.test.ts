@@ -214,18 +214,24 @@ describe('IPC daemon disconnect', () => {
 
 describe('driver against a reference daemon (no extensions)', () => {
   /** A minimal reference-like daemon: answers Info, and Hello with `helloReply` (or not at all). */
-  async function referenceDaemon(helloReply: 'error' | 'ignore'): Promise<string> {
+  async function referenceDaemon(helloReply: 'error' | 'ignore' | 'late'): Promise<string> {
     const socketPath = tempSocketPath();
     const server = createServer((sock) => {
       const dec = new FrameDecoder();
+      // 'late': HelloOK comes 150 ms after Hello, and (replies in request order) Info only after it.
+      let helloSent: Promise<void> = Promise.resolve();
       sock.on('data', (chunk: Buffer) => {
         dec.push(chunk);
         let m: Buffer | null;
         while ((m = dec.next()) !== null) {
           if (m[0] === 0x0d) {
-            sock.write(frame(encodeMessage({ type: 'infoOK', json: { address: '3:0003.0000.0007' } })));
+            const info = frame(encodeMessage({ type: 'infoOK', json: { address: '3:0003.0000.0007' } }));
+            void helloSent.then(() => sock.write(info));
           } else if (m[0] === 0x30 && helloReply === 'error') {
             sock.write(frame(encodeMessage({ type: 'error', status: 1, text: 'unknown command' })));
+          } else if (m[0] === 0x30 && helloReply === 'late') {
+            const ok = encodeMessage({ type: 'helloOK', version: 1, window: 65536, addr: makeAddr(3, 7) });
+            helloSent = new Promise((r) => setTimeout(() => r(void sock.write(frame(ok))), 150));
           }
         }
       });
@@ -241,6 +247,14 @@ describe('driver against a reference daemon (no extensions)', () => {
     const d = await connect(path);
     onTestFinished(() => d.close());
     expect(d.extended).toBe(false);
+    expect(d.addr).toEqual(makeAddr(3, 7));
+  });
+
+  it('adopts the extensions when a slow daemon accepts Hello after the timeout (before connect returns)', async () => {
+    const path = await referenceDaemon('late');
+    const d = await connect(path, { helloTimeoutMs: 100 });
+    onTestFinished(() => d.close());
+    expect(d.extended).toBe(true);
     expect(d.addr).toEqual(makeAddr(3, 7));
   });
 

@@ -102,12 +102,11 @@ describe('kill -9 during a burst of writes', () => {
     const store = join(dir, 'registry.json');
     const acked: Acked[] = [];
     const kills: number[] = [];
-    let checked = 0;
     for (let round = 0; round < 3; round++) {
       const { child, port } = await startChild(store);
-      if (round > 0) checked = await verify(port, acked, kills);
+      if (round > 0) expect(await verify(port, acked, kills)).toBeGreaterThan(0);
       const b = burst(port, round, 4, acked);
-      await new Promise((r) => setTimeout(r, 500 + Math.floor(Math.random() * 500)));
+      await new Promise((r) => setTimeout(r, 1000 + Math.floor(Math.random() * 500)));
       const exited = new Promise((r) => child.once('exit', r));
       kills.push(Date.now());
       child.kill('SIGKILL');
@@ -118,8 +117,8 @@ describe('kill -9 during a burst of writes', () => {
       expect(Object.keys(parsed.nodes).length).toBeGreaterThan(0);
     }
     const { child, port } = await startChild(store);
-    checked = await verify(port, acked, kills);
+    const checked = await verify(port, acked, kills);
     child.kill('SIGKILL');
-    expect(checked).toBeGreaterThan(100);
+    expect(checked).toBeGreaterThan(50);
   }, 30_000);
 });

@@ -171,10 +171,15 @@ describe('plugin loader: checks', () => {
     const badName = await tempPlugin('bn', manifest('Bad_Name'));
     const badSemver = await tempPlugin('bs', manifest('bs', { version: 'one' }));
     const badSchema = await tempPlugin('sc', manifest('sc', { configSchema: { type: 'no-such-type' } }));
+    const notJson = await tempPlugin('nj', {});
+    await writeFile(join(notJson, 'plugin.json'), '{ "name": "nj", ');
     const missing = join(temps[0], 'does-not-exist');
-    const r = await loadPlugins({ pluginDirs: [escape, noEntry, badName, badSemver, badSchema, missing] });
+    const r = await loadPlugins({
+      pluginDirs: [escape, noEntry, badName, badSemver, badSchema, notJson, missing],
+    });
     expect(r.plugins).toEqual([]);
-    expect(r.rejected.map((x) => x.error.code)).toEqual(Array(6).fill('ERR_PLUGIN_MANIFEST'));
+    expect(r.rejected.map((x) => x.error.code)).toEqual(Array(7).fill('ERR_PLUGIN_MANIFEST'));
+    expect(r.rejected[5].error.message).toContain('not valid JSON');
   });
 });
 

@@ -99,6 +99,25 @@ describe('Supervisor', () => {
     });
   });
 
+  it('restarts a service that became unhealthy while startAll was still running', async () => {
+    setup();
+    const { instances } = factoryService('early-panic', (deps, n) => {
+      if (n === 1)
+        for (let i = 0; i < 3; i++) deps.tasks.guard('start-handler', () => Promise.reject(new Error('x')))();
+    });
+    registry.register({
+      name: 'later',
+      order: 200,
+      start: () => new Promise((r) => setImmediate(r)),
+      stop: () => {},
+    });
+    const restarted = new Promise((res) => supervisor.once('restarted', res));
+    await registry.startAll(t.host);
+    expect(await restarted).toBe('early-panic');
+    expect(instances).toHaveLength(2);
+    expect(registry.get('early-panic')).toMatchObject({ state: 'running', panics: 0, totalPanics: 3 });
+  });
+
   it('backs off exponentially and gives up after the restart budget', async () => {
     setup({ initialBackoffMs: 5, factor: 2, maxRestarts: 3, windowMs: 60_000 });
     factoryService('doomed', (deps, n) => {

@@ -89,7 +89,7 @@ describe('faults: clean path', () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: 64 }, worker));
+    await Promise.all(Array.from({ length: 128 }, worker));
     note(`2,000 streams: ${(performance.now() - t0).toFixed(0)} ms`);
     expect(failures.slice(0, 10)).toEqual([]);
     expect(accepted).toBe(n);

@@ -84,7 +84,9 @@ describe('faults: loss and corruption', () => {
   it('handshake loss: 50 connections at 30% loss each way all connect and echo 1 KiB', async () => {
     const p = await faultPair({ streams: HEAVY_LOSS, both: { drop: 0.3 }, seed: 31 });
     const { failures, slowest } = await manyHandshakes(p, 50);
-    note(`handshake loss: slowest connection ${slowest.toFixed(0)} ms, relay ${JSON.stringify(p.relay.stats)}`);
+    note(
+      `handshake loss: slowest connection ${slowest.toFixed(0)} ms, relay ${JSON.stringify(p.relay.stats)}`,
+    );
     expect(failures).toEqual([]);
     await expectCleanedUp(p, 10_000);
   });
@@ -101,7 +103,9 @@ describe('faults: loss and corruption', () => {
     const p = await faultPair({ streams: SMALL_SEGMENTS, both: { drop: 0.02 }, seed: 2 });
     const r = await transfer(p, 1000, randomData(2 * MiB, 21), { timeoutMs: 18_000 });
     const st = r.sent.stats();
-    note(`2% loss 2 MiB: ${r.ms.toFixed(0)} ms, retransmits ${st.retransmits}, relay dropped ${p.relay.stats.up.dropped}`);
+    note(
+      `2% loss 2 MiB: ${r.ms.toFixed(0)} ms, retransmits ${st.retransmits}, relay dropped ${p.relay.stats.up.dropped}`,
+    );
     await expectCleanedUp(p);
   });
 

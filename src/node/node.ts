@@ -1,0 +1,463 @@
+/**
+ * The composition root: a pilot node. It loads the identity, binds the tunnel, joins a registry (an embedded
+ * one on loopback when none is configured), heartbeats, runs the streams stack, hands the built-in services
+ * their Deps through the ServiceRegistry, and serves local clients on the IPC socket.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeAddr, type Addr } from '../coreapi/addr.js';
+import { PilotError } from '../coreapi/errors.js';
+import type { EventBus } from '../coreapi/events.js';
+import type { Identity } from '../coreapi/identity.js';
+import type { Logger } from '../coreapi/logger.js';
+import type { Endpoint } from '../coreapi/resolver.js';
+import type { Service } from '../coreapi/service.js';
+import type { Datagram } from '../coreapi/streams.js';
+import { createBeacon, type Beacon } from '../beacon/index.js';
+import { createIpcServer, type IpcServer } from '../ipc/index.js';
+import { builtinPlugins } from '../plugins/index.js';
+import {
+  RegistryClient,
+  RegistryKeySource,
+  RegistryPeerResolver,
+  startRegistry,
+  type RegistryServer,
+} from '../registry/index.js';
+import {
+  createEventBus,
+  createServiceRegistry,
+  type LocalEventBus,
+  type ServiceRegistry,
+} from '../runtime/index.js';
+import { createStreams, type StreamStack } from '../streams/stack.js';
+import { loadOrCreateIdentity } from '../transport/identity-file.js';
+import { generateEd25519, ed25519Sign, type Ed25519KeyPair } from '../transport/keys.js';
+import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
+import { defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
+import { createNodeControl } from './node-control.js';
+import { createLogger } from './logger.js';
+
+export interface NodeOptions extends Partial<NodeConfig> {
+  logger?: Logger;
+  /** Extra services started with the built-ins (tests, embedding applications). */
+  services?: Service[];
+  /** Serve the IPC socket (default true). */
+  ipc?: boolean;
+  /** Stream-layer overrides (tests). */
+  streams?: Record<string, unknown>;
+}
+
+export interface PilotNode {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly identity: Identity;
+  readonly keyPair: Ed25519KeyPair;
+  readonly nodeId: number;
+  readonly addr: Addr;
+  readonly tunnel: UdpTunnel;
+  readonly streams: StreamStack;
+  readonly events: LocalEventBus;
+  readonly services: ServiceRegistry;
+  readonly registry: RegistryClient;
+  readonly resolver: RegistryPeerResolver;
+  /** The registry this node joined (`host:port`). */
+  readonly registryAddr: string;
+  /** The embedded registry/beacon when this node runs them. */
+  readonly embeddedRegistry: RegistryServer | null;
+  readonly embeddedBeacon: Beacon | null;
+  readonly ipc: IpcServer | null;
+  readonly startedAt: Date;
+  /** Subscribe to every datagram the node receives. */
+  onDatagram(handler: (d: Datagram) => void): () => void;
+  stop(): Promise<void>;
+}
+
+export class NodeStartError extends PilotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NODE_START', message, options);
+  }
+}
+
+async function listenWithFallback<T>(
+  addr: string,
+  start: (addr: string) => Promise<T>,
+  log: Logger,
+  what: string,
+): Promise<T> {
+  try {
+    return await start(addr);
+  } catch (err) {
+    const code = (err as { code?: string; cause?: { code?: string } }).code;
+    const causeCode = (err as { cause?: { code?: string } }).cause?.code;
+    if (
+      code !== 'EADDRINUSE' &&
+      causeCode !== 'EADDRINUSE' &&
+      !/EADDRINUSE|in use/i.test((err as Error).message)
+    )
+      throw err;
+    const { host } = splitHostPort(addr);
+    log.warn({ addr }, `${what} address in use; using an ephemeral port`);
+    return start(`${host}:0`);
+  }
+}
+
+/** Start a node. Rejects with a typed error (config, identity, bind, registry) and leaves nothing running. */
+export async function createNode(options: NodeOptions = {}): Promise<PilotNode> {
+  const {
+    logger: givenLogger,
+    services: extraServices,
+    ipc: wantIpc,
+    streams: streamOverrides,
+    ...cfgOverrides
+  } = options;
+  const config: NodeConfig = { ...defaultConfig(), ...cfgOverrides };
+  validateNodeConfig(config);
+  const logger = givenLogger ?? createLogger(config.logLevel, config.logFormat);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const c of cleanup.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  try {
+    // Identity.
+    let keyPair: Ed25519KeyPair;
+    if (config.identity) {
+      const r = await loadOrCreateIdentity(config.identity);
+      keyPair = r.keyPair;
+      if (r.created) logger.info({ path: config.identity }, 'created a new identity');
+    } else {
+      keyPair = generateEd25519();
+    }
+
+    // Embedded registry and beacon when no registry is configured.
+    let embeddedRegistry: RegistryServer | null = null;
+    let embeddedBeacon: Beacon | null = null;
+    let registryAddr = config.registry;
+    let beaconAddr = config.beacon;
+    if (!registryAddr) {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      embeddedRegistry = await listenWithFallback(
+        config.embeddedRegistry,
+        (addr) => startRegistry({ addr, store: join(config.dataDir, 'registry.json'), logger }),
+        logger,
+        'embedded registry',
+      );
+      cleanup.push(() => embeddedRegistry?.close());
+      const a = embeddedRegistry.address as { host: string; port: number };
+      registryAddr = `${a.host}:${a.port}`;
+      logger.info({ registry: registryAddr }, 'embedded registry listening');
+      if (!beaconAddr) {
+        const { host, port } = splitHostPort(config.embeddedBeacon);
+        embeddedBeacon = await listenWithFallback(
+          config.embeddedBeacon,
+          (addr) => {
+            const hp = splitHostPort(addr);
+            return createBeacon({ host: hp.host || '127.0.0.1', port: hp.port });
+          },
+          logger,
+          'embedded beacon',
+        );
+        void host;
+        void port;
+        cleanup.push(() => embeddedBeacon?.close());
+        const b = embeddedBeacon.address();
+        beaconAddr = `${b.host}:${b.port}`;
+        logger.info({ beacon: beaconAddr }, 'embedded beacon listening');
+      }
+    }
+
+    // Registry client, key source and resolver.
+    let nodeId = 0;
+    const identity: Identity = {
+      get nodeId() {
+        return nodeId;
+      },
+      get address() {
+        return makeAddr(0, nodeId);
+      },
+      publicKey: keyPair.publicKey,
+      sign: (m: Uint8Array) => ed25519Sign(keyPair, m),
+    };
+    const registry = new RegistryClient({
+      addr: registryAddr,
+      tls: config.registryTls ? { fingerprint: config.registryFingerprint ?? undefined } : undefined,
+      signer: {
+        get nodeId() {
+          return nodeId;
+        },
+        publicKey: keyPair.publicKey,
+        sign: identity.sign,
+      },
+      logger,
+    } as ConstructorParameters<typeof RegistryClient>[0]);
+    cleanup.push(() => registry.close());
+    const keys = new RegistryKeySource({ client: registry });
+    const resolver = new RegistryPeerResolver({ client: registry });
+
+    // Tunnel.
+    const listen = splitHostPort(config.listen, 'listen');
+    const tunnel = await createTunnel({
+      host: listen.host || '127.0.0.1',
+      port: listen.port,
+      identity: keyPair,
+      encrypt: config.encrypt,
+      crypto: config.tunnelCrypto,
+      keys,
+      endpoints: {
+        resolveEndpoint: async (id: number): Promise<Endpoint | null> => {
+          try {
+            return (await resolver.resolve(id)).endpoint;
+          } catch {
+            return null;
+          }
+        },
+      },
+    });
+    cleanup.push(() => tunnel.close());
+    tunnel.on('established', () => {});
+
+    // Register (same key → same node ID across restarts).
+    const listenAddr = config.endpoint ?? `${tunnel.address.host}:${tunnel.address.port}`;
+    const reg = await registry
+      .register({
+        listenAddr,
+        owner: config.owner ?? undefined,
+        hostname: config.hostname ?? undefined,
+      })
+      .catch((err: unknown) => {
+        throw new NodeStartError(
+          `cannot register with the registry at ${registryAddr}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      });
+    nodeId = reg.node_id;
+    tunnel.setNodeId(nodeId);
+    if (reg.hostname_error)
+      logger.warn({ hostname: config.hostname, error: reg.hostname_error }, 'hostname not set');
+    if (config.public) await registry.setVisibility(true);
+
+    const events = createEventBus({ nodeId: () => nodeId });
+    const streams = createStreams(tunnel, {
+      network: 0,
+      keepaliveMs: config.keepalive,
+      idleTimeoutMs: config.idleTimeout,
+      timeWaitMs: config.timeWait,
+      synRateGlobal: config.synRateLimit,
+      maxConnsPerPort: config.maxConnsPerPort,
+      maxConnsTotal: config.maxConnsTotal,
+      ...streamOverrides,
+    });
+    cleanup.push(() => streams.close());
+    wireEvents(tunnel, streams, events);
+    events.publish('node.registered', {
+      node_id: nodeId,
+      address: reg.address,
+      hostname: reg.hostname ?? '',
+    });
+
+    // Datagram fan-out (IPC clients and others).
+    const datagramHandlers = new Set<(d: Datagram) => void>();
+    streams.setDatagramTap((d) => {
+      for (const h of datagramHandlers) h(d);
+    });
+
+    // Services.
+    const services = createServiceRegistry({ logger });
+    const disabled = new Set(config.disable);
+    for (const p of builtinPlugins) {
+      if (disabled.has(p.name)) continue;
+      const pcfg: Record<string, unknown> = { dataDir: config.dataDir, ...(config.plugins[p.name] ?? {}) };
+      if (p.name === 'webhook' && config.webhook) pcfg.url = config.webhook;
+      services.register(p.create(pcfg), { config: pcfg, create: () => p.create(pcfg) });
+    }
+    for (const s of extraServices ?? []) services.register(s);
+    await services.startAll({ streams, identity, resolver, events, logger });
+    cleanup.push(() => services.stopAll());
+
+    // Heartbeat, re-registration.
+    const heartbeat = startHeartbeat({
+      registry,
+      config,
+      logger,
+      events,
+      listenAddr,
+      getNodeId: () => nodeId,
+    });
+    cleanup.push(() => heartbeat.stop());
+
+    const startedAt = new Date();
+    let ipc: IpcServer | null = null;
+    const node: PilotNode = {
+      config: { ...config, registry: registryAddr, beacon: beaconAddr },
+      logger,
+      identity,
+      keyPair,
+      get nodeId() {
+        return nodeId;
+      },
+      get addr() {
+        return makeAddr(0, nodeId);
+      },
+      tunnel,
+      streams,
+      events,
+      services,
+      registry,
+      resolver,
+      registryAddr,
+      embeddedRegistry,
+      embeddedBeacon,
+      get ipc() {
+        return ipc;
+      },
+      startedAt,
+      onDatagram(handler) {
+        datagramHandlers.add(handler);
+        return () => datagramHandlers.delete(handler);
+      },
+      stop: async () => {
+        logger.info('stopping');
+        await services.stopAll().catch((err: unknown) => logger.warn({ err }, 'service stop errors'));
+        heartbeat.stop();
+        await finishStreams(streams, 1000);
+        try {
+          await registry.deregister({ timeoutMs: 2000 });
+          events.publish('node.deregistered', { node_id: nodeId });
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 'deregister failed');
+        }
+        await ipc?.close();
+        await streams.close();
+        await tunnel.close();
+        registry.close();
+        await embeddedBeacon?.close();
+        await embeddedRegistry?.close();
+        logger.info('stopped');
+      },
+    };
+
+    if (wantIpc !== false) {
+      ipc = await createIpcServer({
+        socketPath: config.socket,
+        streams,
+        control: createNodeControl(node),
+        logger,
+      });
+      cleanup.push(() => ipc?.close());
+    }
+    logger.info(
+      {
+        node_id: nodeId,
+        address: reg.address,
+        tunnel: `${tunnel.address.host}:${tunnel.address.port}`,
+        socket: ipc ? config.socket : null,
+      },
+      'node started',
+    );
+    return node;
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+/** Close established streams gracefully (FIN) and give them `ms` to finish before the stack resets the rest. */
+async function finishStreams(streams: StreamStack, ms: number): Promise<void> {
+  const open = streams.connections().filter((c) => !c.destroyed && !c.writableEnded);
+  for (const c of open) c.end();
+  const deadline = Date.now() + ms;
+  while (
+    Date.now() < deadline &&
+    streams.connections().some((c) => c.state === 'ESTABLISHED' || c.state === 'FIN_WAIT')
+  ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function wireEvents(tunnel: UdpTunnel, streams: StreamStack, events: EventBus): void {
+  tunnel.on('peer', (id: number) => events.publish('tunnel.peer_added', { peer_node_id: id }));
+  tunnel.on(
+    'established',
+    (e: { nodeId: number; authenticated: boolean; rekeyed: boolean; relay: boolean }) =>
+      events.publish('tunnel.established', {
+        peer_node_id: e.nodeId,
+        authenticated: e.authenticated,
+        rekeyed: e.rekeyed,
+        relay: e.relay,
+      }),
+  );
+  tunnel.on('replay', (id: number) => events.publish('security.nonce_replay', { peer_node_id: id }));
+  streams.on('syn', (c: { remoteAddr: Addr; remotePort: number; localPort: number; id: number }) => {
+    events.publish('conn.syn_received', {
+      conn_id: c.id,
+      remote_node: c.remoteAddr.node,
+      remote_port: c.remotePort,
+      local_port: c.localPort,
+    });
+    events.publish('conn.established', {
+      conn_id: c.id,
+      remote_node: c.remoteAddr.node,
+      remote_port: c.remotePort,
+      local_port: c.localPort,
+    });
+  });
+  streams.on('syn-rate-limited', (node: number) =>
+    events.publish('security.syn_rate_limited', { peer_node_id: node }),
+  );
+  streams.on('idle-timeout', (c: { id: number }) => events.publish('conn.idle_timeout', { conn_id: c.id }));
+  streams.on('datagram', (d: Datagram) =>
+    events.publish('data.datagram', {
+      src_node: d.src.node,
+      src_port: d.srcPort,
+      dst_port: d.dstPort,
+      bytes: d.data.length,
+    }),
+  );
+}
+
+interface Heartbeat {
+  stop(): void;
+}
+
+function startHeartbeat(o: {
+  registry: RegistryClient;
+  config: NodeConfig;
+  logger: Logger;
+  events: EventBus;
+  listenAddr: string;
+  getNodeId: () => number;
+}): Heartbeat {
+  let failures = 0;
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await o.registry.heartbeat({ timeoutMs: Math.max(1000, o.config.keepalive / 2) });
+      failures = 0;
+    } catch (err) {
+      failures++;
+      o.logger.warn({ failures, err: (err as Error).message }, 'heartbeat failed');
+      if (failures >= 3) {
+        try {
+          const r = await o.registry.register({
+            listenAddr: o.listenAddr,
+            owner: o.config.owner ?? undefined,
+            hostname: o.config.hostname ?? undefined,
+          });
+          if (o.config.public) await o.registry.setVisibility(true);
+          failures = 0;
+          o.events.publish('node.reregistered', { node_id: r.node_id, address: r.address });
+          o.logger.info({ node_id: r.node_id }, 're-registered');
+        } catch (e) {
+          o.logger.warn({ err: (e as Error).message }, 're-registration failed');
+        }
+      }
+    } finally {
+      busy = false;
+    }
+  }, o.config.keepalive);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { silentLogger } from '../../src/coreapi/logger.js';
+import { createNode, type PilotNode, type NodeOptions } from '../../src/node/node.js';
+import { connect } from '../../src/ipc/index.js';
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'pilot-node-'));
+  onTestFinished(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function startNode(opts: NodeOptions): Promise<PilotNode> {
+  const n = await createNode({ logger: silentLogger, ...opts });
+  onTestFinished(() => n.stop());
+  return n;
+}
+
+describe('node composition', () => {
+  it('runs an embedded registry, a second node joins it, and echo works across them', async () => {
+    const d = tempDir();
+    const a = await startNode({ dataDir: join(d, 'a'), socket: join(d, 'a.sock'), embeddedRegistry: '127.0.0.1:0', embeddedBeacon: '127.0.0.1:0', public: true });
+    expect(a.embeddedRegistry).not.toBeNull();
+    const b = await startNode({ dataDir: join(d, 'b'), socket: join(d, 'b.sock'), registry: a.registryAddr, public: true });
+    expect(b.nodeId).not.toBe(a.nodeId);
+    const s = await b.streams.dial(a.addr, 7);
+    s.end('ping through echo');
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('ping through echo');
+
+    const drv = await connect(join(d, 'b.sock'));
+    onTestFinished(() => drv.close());
+    const info = (await drv.info()) as { node_id: number; peers: number };
+    expect(info.node_id).toBe(b.nodeId);
+    expect(info.peers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps its node ID across restarts with an identity file', async () => {
+    const d = tempDir();
+    const reg = await startNode({ dataDir: join(d, 'r'), socket: join(d, 'r.sock'), embeddedRegistry: '127.0.0.1:0', embeddedBeacon: '127.0.0.1:0' });
+    const opts = { dataDir: join(d, 'n'), socket: join(d, 'n.sock'), registry: reg.registryAddr, identity: join(d, 'n', 'identity.json'), hostname: 'restart-me' };
+    const first = await createNode({ logger: silentLogger, ...opts });
+    const id = first.nodeId;
+    await first.stop();
+    const second = await startNode(opts);
+    expect(second.nodeId).toBe(id);
+    const r = await second.registry.resolveHostname('restart-me');
+    expect(r.node_id).toBe(id);
+  });
+});
