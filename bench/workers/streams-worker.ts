@@ -75,7 +75,7 @@ serve({
     }
     s.end();
     await new Promise((r) => s.once('finish', r));
-    const st = s.stats();
+    const st = { ...s.stats(), ...(s as unknown as { details(): object }).details() };
     s.resume();
     return { ms: performance.now() - t0, stats: st };
   },

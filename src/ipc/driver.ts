@@ -18,22 +18,22 @@
  * falls back to the reference protocol.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
-import { ADDR_UNSPECIFIED, makeAddr, parseAddr, type Addr } from '../coreapi/addr.js';
+import type { Socket } from 'node:net';
+import { ADDR_UNSPECIFIED, formatAddr, parseAddr, type Addr } from '../coreapi/addr.js';
 import {
   AbortError,
   ClosedError,
   DatagramTooLargeError,
+  DialTimeoutError,
   InvalidArgumentError,
   PortInUseError,
 } from '../coreapi/errors.js';
 import { silentLogger, type Logger } from '../coreapi/logger.js';
-import { isValidPort } from '../coreapi/ports.js';
 import type { DatagramSocket, DialOptions, Listener, Stream, Streams } from '../coreapi/streams.js';
+import { checkAddr, checkNode, checkPort, checkString } from './args.js';
 import {
   Cmd,
   cmdName,
-  DEFAULT_SOCKET_PATH,
   IPC_DEFAULT_WINDOW,
   IPC_EXT_VERSION,
   IPC_MAX_MESSAGE,
@@ -43,16 +43,12 @@ import {
 import type { DaemonInfo, JsonObject } from './daemon-control.js';
 import { DriverDatagramSocket, DriverListener, DRIVER_DATAGRAM_QUEUE } from './driver-listener.js';
 import { DriverStream, type DriverStreamInfo, type StreamHost } from './driver-stream.js';
-import {
-  IpcConnectError,
-  IpcDisconnectedError,
-  IpcProtocolError,
-  wireToError,
-  type WireError,
-} from './errors.js';
+import { IpcDisconnectedError, IpcProtocolError, wireToError, type WireError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeMessage, encodeMessage, encodeWindowUpdate, type IpcMessage } from './protocol.js';
+import { RequestQueue, type RequestOptions } from './request-queue.js';
+import { OrphanBuffer, RecentIds } from './conn-ids.js';
 
 export interface ConnectOptions {
   signal?: AbortSignal;
@@ -67,24 +63,6 @@ export interface ConnectOptions {
   logger?: Logger;
 }
 
-interface RequestOptions {
-  /** For Close: the conn id the CloseOK must carry. */
-  connId?: number;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  /** A reply that arrives after the caller gave up (timeout/abort). */
-  onLateReply?: (m: Buffer) => void;
-}
-
-interface PendingRequest {
-  readonly expect: number;
-  readonly connId: number;
-  abandoned: boolean;
-  resolve(m: Buffer): void;
-  reject(err: Error): void;
-  onLateReply: ((m: Buffer) => void) | undefined;
-}
-
 interface PendingDial {
   readonly addr: Addr;
   readonly port: number;
@@ -92,18 +70,6 @@ interface PendingDial {
   resolve(s: Stream): void;
   reject(err: Error): void;
 }
-
-interface Orphan {
-  chunks: Buffer[];
-  bytes: number;
-  eof: boolean;
-}
-
-/** Data that arrives for a conn id before the driver knows it is buffered, within these bounds. */
-const ORPHAN_CONNS = 64;
-const ORPHAN_BYTES = 1024 * 1024;
-/** Conn ids the driver remembers as closed (late data for them is dropped). */
-const RECENT_IDS = 4096;
 
 enum DriverState {
   Open = 'open',
@@ -123,14 +89,14 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   #extended = false;
   #sendWindow = IPC_DEFAULT_WINDOW;
   #addr: Addr = ADDR_UNSPECIFIED;
-  #pending: PendingRequest[] = [];
+  readonly #requests = new RequestQueue();
   readonly #streams = new Map<number, DriverStream>();
   readonly #listeners = new Map<number, DriverListener>();
   readonly #dgram = new Map<number, DriverDatagramSocket>();
   readonly #dials = new Map<number, PendingDial>();
   #nextTag = 1;
-  readonly #orphans = new Map<number, Orphan>();
-  readonly #recent = new Set<number>();
+  readonly #orphans = new OrphanBuffer();
+  readonly #recent = new RecentIds();
   readonly #readBlocked = new Set<DriverStream>();
   #closing: Promise<void> | null = null;
   #socketError: Error | null = null;
@@ -508,45 +474,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
         }),
       );
     }
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    return new Promise<Buffer>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (): void => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const p: PendingRequest = {
-        expect,
-        connId: options.connId ?? -1,
-        abandoned: false,
-        onLateReply: options.onLateReply,
-        resolve: (m) => {
-          settle();
-          resolve(m);
-        },
-        reject: (err) => {
-          settle();
-          reject(err);
-        },
-      };
-      const abandon = (err: Error): void => {
-        if (p.abandoned) return;
-        p.abandoned = true;
-        settle();
-        reject(err);
-      };
-      const onAbort = (): void => abandon(new AbortError(undefined, { cause: signal?.reason }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => abandon(new IpcProtocolError(`no ${cmdName(expect)} within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      }
-      this.#pending.push(p);
-      this.#writer.message(message);
-    });
+    return this.#requests.add(expect, () => this.#writer.message(message), options);
   }
 
   async #json(m: IpcMessage, expect: number): Promise<JsonObject> {
@@ -593,6 +521,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     const m = await this.#request(encodeMessage({ type: 'dial', addr, port }), Cmd.DialOK, {
       signal: options.signal,
       timeoutMs: options.timeoutMs,
+      timeoutError: () => new DialTimeoutError('dial timeout', { details: { addr: formatAddr(addr), port } }),
       // Gave up before the daemon answered: close the connection it made for us.
       onLateReply: (late) => this.sendClose(late.readUInt32BE(1)),
     });
@@ -686,22 +615,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
       s.onRemoteData(data);
       return;
     }
-    if (this.#recent.has(connId)) return;
-    const o = this.#orphan(connId);
-    if (o && o.bytes + data.length <= ORPHAN_BYTES) {
-      o.chunks.push(data);
-      o.bytes += data.length;
-    }
-  }
-
-  #orphan(connId: number): Orphan | null {
-    let o = this.#orphans.get(connId);
-    if (!o) {
-      if (this.#orphans.size >= ORPHAN_CONNS) return null;
-      o = { chunks: [], bytes: 0, eof: false };
-      this.#orphans.set(connId, o);
-    }
-    return o;
+    if (!this.#recent.has(connId)) this.#orphans.data(connId, data);
   }
 
   #onAccept(localPort: number, connId: number, remoteAddr: Addr, remotePort: number): void {
@@ -729,48 +643,32 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   }
 
   #onCloseOK(m: Buffer, connId: number): void {
-    const i = this.#pending.findIndex((p) => p.expect === Cmd.CloseOK && p.connId === connId);
-    if (i >= 0) {
-      const [p] = this.#pending.splice(i, 1);
-      if (!p.abandoned) p.resolve(m);
-    }
+    this.#requests.closeOK(m, connId);
     const s = this.#streams.get(connId);
     if (s) {
       s.onRemoteEof();
       return;
     }
-    if (this.#recent.has(connId)) return;
-    const o = this.#orphan(connId);
-    if (o) o.eof = true;
+    if (!this.#recent.has(connId)) this.#orphans.eof(connId);
   }
 
   #onError(w: WireError): void {
-    const p = this.#pending.shift();
-    if (!p) {
+    if (!this.#requests.error(wireToError(w))) {
       this.#log.debug({ text: w.text }, 'daemon error with no request waiting');
-      return;
     }
-    if (!p.abandoned) p.reject(wireToError(w));
   }
 
   #onReply(m: Buffer): void {
-    const cmd = m[0];
-    const i = this.#pending.findIndex((p) => p.expect === cmd);
-    if (i < 0) {
-      this.#log.debug({ cmd: cmdName(cmd) }, 'unexpected reply from daemon ignored');
-      return;
+    if (!this.#requests.reply(m)) {
+      this.#log.debug({ cmd: cmdName(m[0]) }, 'unexpected reply from daemon ignored');
     }
-    const [p] = this.#pending.splice(i, 1);
-    if (p.abandoned) p.onLateReply?.(m);
-    else p.resolve(m);
   }
 
   #newStream(info: DriverStreamInfo): DriverStream {
     const s = new DriverStream(this, info);
     this.#streams.set(info.id, s);
-    const o = this.#orphans.get(info.id);
+    const o = this.#orphans.claim(info.id);
     if (o) {
-      this.#orphans.delete(info.id);
       for (const c of o.chunks) s.onRemoteData(c);
       if (o.eof) s.onRemoteEof();
     }
@@ -778,13 +676,8 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   }
 
   #remember(connId: number): void {
-    this.#orphans.delete(connId);
-    this.#recent.delete(connId);
+    this.#orphans.claim(connId);
     this.#recent.add(connId);
-    if (this.#recent.size > RECENT_IDS) {
-      const oldest = this.#recent.values().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
   }
 
   // ---- failure ----
@@ -794,9 +687,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     if (this.#failure) return;
     this.#failure = err;
     this.#state = DriverState.Closed;
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const p of pending) if (!p.abandoned) p.reject(err);
+    this.#requests.failAll(err);
     const dials = [...this.#dials.values()];
     this.#dials.clear();
     for (const d of dials) if (!d.abandoned) d.reject(err);
@@ -821,80 +712,4 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
 /** Well-formed Recv or WindowUpdate: handled without decodeMessage. */
 function isFastPath(m: Buffer): boolean {
   return (m[0] === Cmd.Recv && m.length >= 5) || (m[0] === Cmd.WindowUpdate && m.length === 9);
-}
-
-function checkPort(port: number): void {
-  if (!isValidPort(port)) throw new InvalidArgumentError(`port ${String(port)} out of range 0..65535`);
-}
-
-function checkAddr(addr: Addr): Addr {
-  if (addr === null || typeof addr !== 'object') throw new InvalidArgumentError('address must be an Addr');
-  try {
-    return makeAddr(addr.network, addr.node);
-  } catch (err) {
-    throw new InvalidArgumentError(`invalid address: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function checkNode(nodeId: number): number {
-  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0xffffffff) {
-    throw new InvalidArgumentError(`node id ${String(nodeId)} out of range`);
-  }
-  return nodeId;
-}
-
-function checkString(v: string, what: string): string {
-  if (typeof v !== 'string') throw new InvalidArgumentError(`${what} must be a string`);
-  return v;
-}
-
-/**
- * Connect to the daemon's IPC socket. Rejects ERR_IPC_CONNECT when nothing listens there (no daemon),
- * ERR_ABORTED when `signal` aborts.
- */
-export async function connect(
-  socketPath = DEFAULT_SOCKET_PATH,
-  options: ConnectOptions = {},
-): Promise<Driver> {
-  const { signal } = options;
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  // highWaterMark is honoured by net.Socket (stream option) though @types/node omits it here.
-  const socket = netConnect({ path: socketPath, highWaterMark: 256 * 1024 } as NetConnectOpts);
-  await new Promise<void>((resolve, reject) => {
-    const cleanup = (): void => {
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: NodeJS.ErrnoException): void => {
-      cleanup();
-      socket.destroy();
-      reject(
-        new IpcConnectError(`cannot connect to the daemon at ${socketPath}: ${err.code ?? err.message}`, {
-          cause: err,
-          details: { path: socketPath, errno: err.code },
-        }),
-      );
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.destroy();
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const driver = new Driver(socketPath, socket, options);
-  try {
-    await driver.negotiate(options);
-  } catch (err) {
-    await driver.close();
-    throw err;
-  }
-  return driver;
 }

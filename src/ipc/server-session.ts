@@ -30,6 +30,7 @@ import {
   type HandshakeMessage,
   type IpcMessage,
 } from './protocol.js';
+import { RecentIds } from './conn-ids.js';
 import { ReplySlots } from './reply-slots.js';
 import { ConnState, ServerConn, type ConnHost } from './server-conn.js';
 
@@ -49,9 +50,6 @@ enum SessionState {
   Open = 'open',
   Closed = 'closed',
 }
-
-/** How many recently closed conn ids a session remembers (to answer late Close/Send quietly). */
-const RECENT_IDS = 4096;
 
 /** Commands only the daemon sends: a client sending one is broken and is disconnected. */
 const DAEMON_ONLY = new Set<string>([
@@ -100,7 +98,8 @@ export class IpcSession implements ConnHost {
   readonly #listeners = new Map<number, Listener>();
   readonly #dgramPorts = new Set<number>();
   readonly #dials = new Map<number, AbortController>();
-  readonly #recent = new Set<number>();
+  /** Recently closed conn ids (late Close/Send for them are answered quietly). */
+  readonly #recent = new RecentIds();
   readonly #congested = new Set<ServerConn>();
   #socketBlocked = false;
   #datagramsDropped = 0;
@@ -354,11 +353,8 @@ export class IpcSession implements ConnHost {
         },
         (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
       )
-      .catch((err: unknown) => {
-        // Never let a reply failure escape as an unhandled rejection: drop the client instead.
-        this.#log.error({ err: String(err) }, 'dropping ipc client: reply failed');
-        this.#socket.destroy();
-      });
+      // Never let a reply failure escape as an unhandled rejection: drop the client instead.
+      .catch((err: unknown) => this.#internal(err));
   }
 
   #json(cmd: number, fn: () => Awaitable<JsonObject>): void {
@@ -412,17 +408,31 @@ export class IpcSession implements ConnHost {
 
   #bind(port: number): void {
     const slot = this.#slots.reserve();
-    this.#deps.streams.listen(port).then(
-      (l) => {
-        if (!this.#isOpen()) {
-          void l.close();
-          return;
-        }
-        this.#listeners.set(port, l);
-        this.#slots.fill(slot, encodeMessage({ type: 'bindOK', port }), () => void this.#acceptLoop(l));
-      },
-      (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
+    this.#deps.streams
+      .listen(port)
+      .then(
+        (l) => {
+          if (!this.#isOpen()) {
+            l.close().catch(() => {});
+            return;
+          }
+          this.#listeners.set(port, l);
+          this.#slots.fill(slot, encodeMessage({ type: 'bindOK', port }), () => {
+            this.#acceptLoop(l).catch((err: unknown) => this.#internal(err));
+          });
+        },
+        (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
+      )
+      .catch((err: unknown) => this.#internal(err));
+  }
+
+  /** A bug surfaced in an async path: log it and drop this client (never the server). */
+  #internal(err: unknown): void {
+    this.#log.error(
+      { err: err instanceof Error ? (err.stack ?? err.message) : String(err) },
+      'ipc session failure',
     );
+    this.#socket.destroy();
   }
 
   async #acceptLoop(l: Listener): Promise<void> {
@@ -465,24 +475,27 @@ export class IpcSession implements ConnHost {
 
   #dial(addr: Addr, port: number): void {
     const slot = this.#slots.reserve();
-    this.#deps.streams.dial(addr, port, { signal: this.#abort.signal }).then(
-      (s) => {
-        if (!this.#isOpen()) {
-          s.destroy();
-          return;
-        }
-        const conn = this.#adopt(s);
-        if (!conn) {
-          this.#slots.fill(slot, this.#errorMessage(new ClosedError('duplicate connection id')));
-          return;
-        }
-        this.#slots.fill(slot, encodeMessage({ type: 'dialOK', connId: s.id }), () => conn.announce());
-      },
-      (err: unknown) => {
-        this.#log.debug({ addr: formatAddr(addr), port, err: String(err) }, 'ipc dial failed');
-        this.#slots.fill(slot, this.#errorMessage(err));
-      },
-    );
+    this.#deps.streams
+      .dial(addr, port, { signal: this.#abort.signal })
+      .then(
+        (s) => {
+          if (!this.#isOpen()) {
+            s.destroy();
+            return;
+          }
+          const conn = this.#adopt(s);
+          if (!conn) {
+            this.#slots.fill(slot, this.#errorMessage(new ClosedError('duplicate connection id')));
+            return;
+          }
+          this.#slots.fill(slot, encodeMessage({ type: 'dialOK', connId: s.id }), () => conn.announce());
+        },
+        (err: unknown) => {
+          this.#log.debug({ addr: formatAddr(addr), port, err: String(err) }, 'ipc dial failed');
+          this.#slots.fill(slot, this.#errorMessage(err));
+        },
+      )
+      .catch((err: unknown) => this.#internal(err));
   }
 
   #dialEx(tag: number, addr: Addr, port: number, timeoutMs: number): void {
@@ -498,28 +511,31 @@ export class IpcSession implements ConnHost {
     const done = (): void => {
       if (this.#dials.get(tag) === ac) this.#dials.delete(tag);
     };
-    this.#deps.streams.dial(addr, port, options).then(
-      (s) => {
-        done();
-        if (!this.#isOpen() || ac.signal.aborted) {
-          s.destroy();
-          this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(new AbortError()) }));
-          return;
-        }
-        const conn = this.#adopt(s);
-        if (!conn) {
-          const error = errorToWire(new ClosedError('duplicate connection id'));
-          this.#write(encodeMessage({ type: 'dialExError', tag, error }));
-          return;
-        }
-        this.#write(encodeMessage({ type: 'dialExOK', tag, connId: s.id, localPort: s.localPort }));
-        conn.announce();
-      },
-      (err: unknown) => {
-        done();
-        this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(err) }));
-      },
-    );
+    this.#deps.streams
+      .dial(addr, port, options)
+      .then(
+        (s) => {
+          done();
+          if (!this.#isOpen() || ac.signal.aborted) {
+            s.destroy();
+            this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(new AbortError()) }));
+            return;
+          }
+          const conn = this.#adopt(s);
+          if (!conn) {
+            const error = errorToWire(new ClosedError('duplicate connection id'));
+            this.#write(encodeMessage({ type: 'dialExError', tag, error }));
+            return;
+          }
+          this.#write(encodeMessage({ type: 'dialExOK', tag, connId: s.id, localPort: s.localPort }));
+          conn.announce();
+        },
+        (err: unknown) => {
+          done();
+          this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(err) }));
+        },
+      )
+      .catch((err: unknown) => this.#internal(err));
   }
 
   #send(connId: number, data: Buffer): void {
@@ -583,12 +599,7 @@ export class IpcSession implements ConnHost {
   }
 
   #remember(connId: number): void {
-    this.#recent.delete(connId);
     this.#recent.add(connId);
-    if (this.#recent.size > RECENT_IDS) {
-      const oldest = this.#recent.values().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
   }
 
   // ---- teardown ----

@@ -1,5 +1,6 @@
 /**
- * `pilot registry`: run a registry server until SIGINT/SIGTERM (or `io.signal`), saving on the way out.
+ * `pilot registry`: run a registry server until SIGINT/SIGTERM (or `io.signal`), saving on the way out. A
+ * standby (`--standby`) is promoted to primary by SIGUSR2 (or by restarting it without `--standby`).
  * `argv` are the arguments after the `registry` subcommand. Reference-style single-dash long options
  * (`-addr`, `-store`, ...) are accepted as well as `--addr`. Prints `registry listening on <host:port>` (and the
  * TLS fingerprint) on stdout; logs go to stderr.
@@ -153,10 +154,16 @@ export async function runRegistryCli(argv: readonly string[], io: RegistryCliIo 
   if (o.standby) out.write(`registry is a standby of ${o.standby}\n`);
   io.onListening?.(server);
 
+  const promote = (): void => {
+    server.promote();
+    out.write('registry promoted to primary\n');
+  };
+  if (o.standby) process.on('SIGUSR2', promote);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
+      process.removeListener('SIGUSR2', promote);
       io.signal?.removeEventListener('abort', stop);
       resolve();
     };

@@ -17,12 +17,20 @@ export {
 export type * from './client-messages.js';
 export { TransportState as RegistryConnectionState } from './client-transport.js';
 export type { RegistryTlsOptions } from './dial.js';
-export { RegistryPeerResolver, type RegistryPeerResolverOptions, parseEndpoint } from './peer-resolver.js';
+export {
+  RegistryPeerResolver,
+  type RegistryPeerResolverOptions,
+  parseEndpoint as parseRegistryEndpoint,
+} from './peer-resolver.js';
 export { RegistryKeySource, type RegistryKeySourceOptions, type ExpectedKeySource } from './key-source.js';
 export { type RegistryStore, MemoryStore, collectSnapshot } from './store.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export type * from './snapshot-types.js';
-export { generateSelfSigned, normalizeFingerprint, type TlsMaterial } from './tls-cert.js';
+export {
+  generateSelfSigned as generateRegistryCertificate,
+  normalizeFingerprint,
+  type TlsMaterial,
+} from './tls-cert.js';
 export { TokenBucketLimiter, type RateLimitOptions } from './rate-limiter.js';
 export {
   RegistryError,
@@ -39,6 +47,6 @@ export {
   type RegistryWireErrorCode,
   type RegistryLocalErrorCode,
 } from './errors.js';
-export { REQUEST_TYPES } from './dispatcher.js';
-export { encodeFrame, FrameDecoder } from './frame-codec.js';
+export { REQUEST_TYPES as REGISTRY_REQUEST_TYPES } from './dispatcher.js';
+export { encodeFrame as encodeRegistryFrame, FrameDecoder as RegistryFrameDecoder } from './frame-codec.js';
 export { DEFAULT_REGISTRY_PORT } from './constants.js';

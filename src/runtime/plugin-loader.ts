@@ -23,9 +23,10 @@ import { silentLogger, type Logger } from '../coreapi/logger.js';
 import { PLUGIN_FACTORY_EXPORT, type BuiltinPlugin, type PluginManifest } from '../coreapi/plugin.js';
 import type { Service } from '../coreapi/service.js';
 import type { ServiceOrigin } from '../coreapi/lifecycle.js';
-import { DuplicateServiceError, PluginLoadError, ServiceDependencyError } from '../coreapi/service-errors.js';
+import { DuplicateServiceError, PluginLoadError } from '../coreapi/service-errors.js';
 import { CORE_API_VERSION } from '../coreapi/version.js';
 import { compileConfigSchema, validateConfig } from './config-validator.js';
+import { findDependencyProblems } from './dependencies.js';
 import { checkCoreApi, readManifest, resolveInside } from './manifest.js';
 import { toError } from './panic-guard.js';
 import { ProcessService } from './process-service.js';
@@ -222,25 +223,7 @@ export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadResu
   const host = new Set(options.hostCapabilities ?? []);
   let accepted = unique;
   for (;;) {
-    const sorted = [...accepted].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-    const bad = new Map<Candidate, ServiceDependencyError>();
-    sorted.forEach((c, i) => {
-      for (const cap of c.requires) {
-        if (host.has(cap)) continue;
-        const at = sorted.findIndex((p) => p.provides.includes(cap));
-        if (at < 0 || at >= i) {
-          const why =
-            at < 0 ? 'which no plugin provides' : `provided by "${sorted[at].name}" which starts later`;
-          bad.set(
-            c,
-            new ServiceDependencyError(`plugin "${c.name}" requires "${cap}", ${why}`, {
-              details: { service: c.name, capability: cap },
-            }),
-          );
-          break;
-        }
-      }
-    });
+    const bad = findDependencyProblems(accepted, host, 'plugin');
     if (bad.size === 0) break;
     for (const [c, err] of bad) reject(c, err);
     accepted = accepted.filter((c) => !bad.has(c));

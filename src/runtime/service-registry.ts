@@ -28,7 +28,6 @@ import type { HealthStatus, Service } from '../coreapi/service.js';
 import {
   DuplicateServiceError,
   PluginLoadError,
-  ServiceDependencyError,
   ServiceNotFoundError,
   ServiceStartError,
   ServiceStartTimeoutError,
@@ -36,6 +35,8 @@ import {
   ServiceStopTimeoutError,
 } from '../coreapi/service-errors.js';
 import { runWithBudget } from './budget.js';
+import { byStartOrder, findDependencyProblems } from './dependencies.js';
+import { probeHealth } from './health-probe.js';
 import { PanicGuard, toError } from './panic-guard.js';
 import { PluginScope, type HostDeps } from './plugin-scope.js';
 
@@ -97,7 +98,7 @@ interface Entry {
 }
 
 function byOrder(a: Entry, b: Entry): number {
-  return a.d.order - b.d.order || (a.d.name < b.d.name ? -1 : a.d.name > b.d.name ? 1 : 0);
+  return byStartOrder(a.d, b.d);
 }
 
 function errorInfo(err: Error | null): { code: string; message: string } | null {
@@ -312,7 +313,7 @@ export class ServiceRegistry extends EventEmitter {
   }
 
   async #probe(e: Entry): Promise<HealthStatus> {
-    if (e.state !== ServiceState.Running) {
+    if (e.state !== ServiceState.Running || !e.instance) {
       return {
         status: 'failed',
         message: `state ${e.state}`,
@@ -323,22 +324,7 @@ export class ServiceRegistry extends EventEmitter {
     if (this.#guard && !this.#guard.isHealthy(e.d.name)) {
       return { status: 'degraded', message: `${panics} panics`, details: { panics } };
     }
-    const inst = e.instance;
-    if (!inst?.health) return { status: 'ok' };
-    try {
-      const h = await runWithBudget(
-        this.#healthTimeout,
-        undefined,
-        () => new PluginLoadError(`health probe of "${e.d.name}" timed out`),
-        () => inst.health?.() as HealthStatus | Promise<HealthStatus>,
-      );
-      if (!h || (h.status !== 'ok' && h.status !== 'degraded' && h.status !== 'failed')) {
-        return { status: 'failed', message: 'invalid health status' };
-      }
-      return h;
-    } catch (err) {
-      return { status: 'failed', message: toError(err).message };
-    }
+    return probeHealth(e.instance, this.#healthTimeout);
   }
 
   #snap(e: Entry): ServiceSnapshot {
@@ -386,42 +372,27 @@ export class ServiceRegistry extends EventEmitter {
   }
 
   /** Before anything starts: every requirement has a provider that starts earlier (or the host). */
-  #checkDependencies(order: Entry[]): void {
-    const position = new Map<string, number>();
-    order.forEach((e, i) => {
-      for (const cap of e.provides) if (!position.has(cap)) position.set(cap, i);
-    });
-    const problems: { entry: Entry; error: ServiceDependencyError }[] = [];
-    order.forEach((e, i) => {
-      for (const cap of e.requires) {
-        if (this.#hostCaps.has(cap)) continue;
-        const at = position.get(cap);
-        let msg: string | null = null;
-        if (at === undefined) msg = `service "${e.d.name}" requires "${cap}", which no service provides`;
-        else if (at >= i) {
-          msg = `service "${e.d.name}" requires "${cap}", provided by "${order[at].d.name}" which starts later`;
-        }
-        if (msg) {
-          problems.push({
-            entry: e,
-            error: new ServiceDependencyError(msg, { details: { service: e.d.name, capability: cap } }),
-          });
-          break;
-        }
-      }
-    });
-    const fatal = problems.find((p) => !p.entry.optional);
+  #checkDependencies(entries: Entry[]): void {
+    const items = entries.map((e) => ({
+      e,
+      name: e.d.name,
+      order: e.d.order,
+      provides: e.provides,
+      requires: e.requires,
+    }));
+    const problems = findDependencyProblems(items, this.#hostCaps);
+    const fatal = [...problems].find(([item]) => !item.e.optional);
     if (fatal) {
       this.#stopping = true;
-      throw fatal.error;
+      throw fatal[1];
     }
-    for (const p of problems) {
-      p.entry.lastError = p.error;
-      this.#setState(p.entry, ServiceState.Failed);
-      this.#publish(`plugin.${p.entry.d.name}.failed`, {
-        plugin: p.entry.d.name,
-        code: p.error.code,
-        error: p.error.message,
+    for (const [{ e }, error] of problems) {
+      e.lastError = error;
+      this.#setState(e, ServiceState.Failed);
+      this.#publish(`plugin.${e.d.name}.failed`, {
+        plugin: e.d.name,
+        code: error.code,
+        error: error.message,
       });
     }
   }

@@ -19,6 +19,8 @@ import {
   makePacket,
   type Packet,
 } from '../transport/packet.js';
+import { Bbr } from './bbr.js';
+import type { CongestionControl } from './congestion-control.js';
 import { CcPhase, Cubic } from './cubic.js';
 import { RetransmitLimitError } from './errors.js';
 import { Reassembly } from './reassembly.js';
@@ -78,7 +80,13 @@ export class Connection extends Duplex implements Stream {
   #finSeg: Segment | null = null;
   #finAcked = false;
   #finalCb: ((err?: Error | null) => void) | null = null;
-  #cc: Cubic;
+  #cc: CongestionControl;
+  // delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation)
+  #delivered = 0;
+  #deliveredTime = 0;
+  #firstSentTime = 0;
+  #appLimitedUntil = 0;
+  #rateSeg: Segment | null = null;
   #rtt: RttEstimator;
   #backoff = 1;
   #rtoCount = 0;
@@ -108,6 +116,7 @@ export class Connection extends Duplex implements Stream {
   #timerAt = 0;
   // stats
   #stats = {
+    timeouts: 0,
     retransmits: 0,
     fastRetransmits: 0,
     sackRecv: 0,
@@ -151,7 +160,8 @@ export class Connection extends Duplex implements Stream {
     this.#iss = opts.iss >>> 0;
     this.#sndUna = this.#iss;
     this.#sndNxt = this.#iss;
-    this.#cc = new Cubic(opts.mss, cfg.maxCwnd);
+    this.#cc =
+      cfg.congestionControl === 'cubic' ? new Cubic(opts.mss, cfg.maxCwnd) : new Bbr(opts.mss, cfg.maxCwnd);
     this.#rtt = new RttEstimator({
       initialRto: cfg.initialRtoMs,
       minRto: cfg.minRtoMs,
@@ -213,8 +223,16 @@ export class Connection extends Duplex implements Stream {
   }
 
   /** Extra figures for `pilot connections` (reference conn_list fields). */
-  details(): { unacked: number; oooBuf: number; inRecovery: boolean; ccPhase: CcPhase; rto: number } {
+  details(): {
+    unacked: number;
+    oooBuf: number;
+    inRecovery: boolean;
+    ccPhase: string;
+    rto: number;
+    timeouts: number;
+  } {
     return {
+      timeouts: this.#stats.timeouts,
       unacked: this.#queue.length,
       oooBuf: this.#reasm.size,
       inRecovery: this.#inRecovery,
@@ -305,8 +323,10 @@ export class Connection extends Duplex implements Stream {
     if (seqGt(ack, this.#sndNxt)) return;
     if (seqGt(ack, this.#sndUna)) {
       let rttSample = -1;
+      this.#rateSeg = null;
       const acked = this.#queue.ackUpTo(ack, (s) => {
         if (s.tx === 1 && !s.sacked) rttSample = now - s.sentAt;
+        if (!s.sacked) this.#onDelivered(s, now);
       });
       const wasFinPending = this.#finSeg !== null && !this.#finAcked;
       this.#sndUna = ack;
@@ -319,7 +339,7 @@ export class Connection extends Duplex implements Stream {
         this.#cc.onRecoveryEnd();
       }
       const appLimited = this.#pendingBytes === 0 && this.#queue.pipe < this.#cc.cwnd / 2;
-      this.#cc.onAck(acked, rttSample, now, ack, this.#sndNxt, appLimited);
+      this.#ccAck(acked, rttSample, now, ack, appLimited);
       this.#arm('rto', this.#queue.length > 0 ? Date.now() + this.#rtoMs() : 0);
       if (wasFinPending && this.#queue.length === 0) this.#onFinAcked();
       this.#maybeReleaseWriter();
@@ -342,13 +362,66 @@ export class Connection extends Duplex implements Stream {
     const blocks = decodeSack(payload);
     if (blocks === null) return;
     this.#stats.sackRecv++;
-    this.#queue.applySack(blocks, this.#sndUna, this.#sndNxt);
+    this.#rateSeg = null;
+    if (this.#queue.applySack(blocks, this.#sndUna, this.#sndNxt, this.#onSackedSeg) > 0) {
+      this.#ccAck(0, -1, now, this.#sndUna, this.#pendingBytes === 0);
+    }
     const srtt = this.#rtt.srtt;
     const reorder = srtt > 0 ? Math.max(1, srtt / 4) : 5;
     if (this.#queue.detectLosses(now, reorder) > 0 && !this.#inRecovery) {
       this.#stats.fastRetransmits++;
       this.#enterRecovery();
     }
+  }
+
+  #onSackedSeg = (s: Segment): void => {
+    this.#onDelivered(s, performance.now());
+  };
+
+  /** A segment reached the peer (acked or sacked): advance delivery state, remember the rate-sample source. */
+  #onDelivered(s: Segment, now: number): void {
+    this.#delivered += s.len;
+    this.#deliveredTime = now;
+    if (s.tx === 1 && (this.#rateSeg === null || s.dlv > this.#rateSeg.dlv)) this.#rateSeg = s;
+  }
+
+  #ccAck(bytes: number, rtt: number, now: number, ack: number, appLimited: boolean): void {
+    let rate = -1;
+    let rateAppLimited = false;
+    const r = this.#rateSeg;
+    if (r !== null) {
+      const interval = Math.max(now - r.dlvTime, r.sentAt - r.firstSent);
+      if (interval > 0.05) rate = (this.#delivered - r.dlv) / interval;
+      rateAppLimited = r.appLimited;
+      this.#firstSentTime = r.sentAt;
+      this.#rateSeg = null;
+    }
+    if (this.#appLimitedUntil !== 0 && this.#delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0;
+    this.#cc.onAck({
+      bytes,
+      rtt,
+      now,
+      ack,
+      sndNxt: this.#sndNxt,
+      appLimited,
+      deliveryRate: rate,
+      rateAppLimited,
+      delivered: this.#delivered,
+      inflight: this.#queue.pipe,
+      minRtt: this.#rtt.minRtt,
+    });
+  }
+
+  /** Stamp delivery-rate state on a segment being (re)sent. */
+  #stamp(s: Segment, now: number): void {
+    if (this.#queue.pipe === 0) {
+      this.#firstSentTime = now;
+      this.#deliveredTime = now;
+    }
+    s.dlv = this.#delivered;
+    s.dlvTime = this.#deliveredTime;
+    s.firstSent = this.#firstSentTime;
+    s.appLimited = this.#appLimitedUntil !== 0;
   }
 
   #enterRecovery(): void {
@@ -476,6 +549,7 @@ export class Connection extends Duplex implements Stream {
       if (lost !== null) {
         if (q.pipe > 0 && q.pipe + lost.len > cc.cwnd) break;
         if (!this.#pace(lost.len, now)) break;
+        this.#stamp(lost, now);
         q.transmitted(lost, now);
         this.#stats.retransmits++;
         this.#sendSegment(lost);
@@ -501,6 +575,7 @@ export class Connection extends Duplex implements Stream {
         if (!this.#pace(size, now)) break;
         this.#nagleForce = false;
         const seg = this.#newSegment(size, now);
+        this.#stamp(seg, now);
         q.push(seg);
         this.#sendSegment(seg);
         if (this.#rtoAt === 0) this.#arm('rto', Date.now() + this.#rtoMs());
@@ -517,6 +592,10 @@ export class Connection extends Duplex implements Stream {
           sacked: false,
           lost: false,
           inPipe: true,
+          dlv: this.#delivered,
+          dlvTime: this.#deliveredTime,
+          firstSent: this.#firstSentTime,
+          appLimited: true,
         };
         this.#finSeg = fin;
         this.#sndNxt = seqAdd(this.#sndNxt, 1);
@@ -527,6 +606,8 @@ export class Connection extends Duplex implements Stream {
       }
       break;
     }
+    if (this.#pendingBytes === 0 && q.pipe < cc.cwnd)
+      this.#appLimitedUntil = Math.max(1, this.#delivered + q.pipe);
     this.#maybeReleaseWriter();
   }
 
@@ -579,6 +660,10 @@ export class Connection extends Duplex implements Stream {
       sacked: false,
       lost: false,
       inPipe: true,
+      dlv: 0,
+      dlvTime: 0,
+      firstSent: 0,
+      appLimited: false,
     };
     this.#sndNxt = seqAdd(this.#sndNxt, size);
     this.#stats.bytesSent += size;
@@ -594,9 +679,10 @@ export class Connection extends Duplex implements Stream {
   #pace(bytes: number, now: number): boolean {
     const srtt = this.#rtt.srtt;
     if (srtt <= 0 || !this.#host.config.pacing) return true;
-    const gain = this.#cc.phase === CcPhase.SlowStart ? 2 : 1.25;
-    const rate = (this.#cc.cwnd / srtt) * gain; // bytes per ms
-    const burst = Math.max(16 * this.#mss, 65536);
+    let rate = this.#cc.pacingRate(srtt); // bytes per ms
+    if (rate <= 0) rate = (this.#cc.cwnd / srtt) * (this.#cc.phase === CcPhase.SlowStart ? 2 : 1.25);
+    // Node's timers cannot pace single packets: allow about a millisecond's worth per turn of the loop.
+    const burst = Math.max(4 * this.#mss, Math.min(65536, rate));
     this.#tokens = Math.min(burst, this.#tokens + (now - this.#tokensAt) * rate);
     this.#tokensAt = now;
     if (this.#tokens >= bytes || this.#tokens >= burst) {
@@ -730,6 +816,7 @@ export class Connection extends Duplex implements Stream {
       return;
     }
     this.#rtoCount++;
+    this.#stats.timeouts++;
     this.#backoff = Math.min(this.#backoff * 2, 64);
     this.#queue.markAllLost();
     this.#cc.onRto();

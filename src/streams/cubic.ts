@@ -2,6 +2,7 @@
  * CUBIC congestion control (RFC 9438) with HyStart++ slow-start exit (RFC 9406). Windows in bytes.
  */
 import { INITIAL_CWND_SEGMENTS, MAX_CWND } from './constants.js';
+import type { AckSample, CongestionControl } from './congestion-control.js';
 import { seqGe } from './seq.js';
 
 const C = 0.4;
@@ -22,7 +23,7 @@ export enum CcPhase {
   Recovery = 'recovery',
 }
 
-export class Cubic {
+export class Cubic implements CongestionControl {
   mss: number;
   cwnd: number;
   ssthresh: number;
@@ -52,7 +53,13 @@ export class Cubic {
    * New data acknowledged. `rtt` is a valid sample in ms or -1; `ack` the cumulative ack, `sndNxt` the next
    * sequence to send (round boundaries for HyStart++).
    */
-  onAck(bytes: number, rtt: number, now: number, ack: number, sndNxt: number, appLimited: boolean): void {
+  /** CUBIC paces with the connection's default (a gain over cwnd/srtt). */
+  pacingRate(): number {
+    return 0;
+  }
+
+  onAck(s: AckSample): void {
+    const { bytes, rtt, now, ack, sndNxt, appLimited } = s;
     if (this.phase === CcPhase.Recovery) return;
     if (this.phase === CcPhase.SlowStart || this.phase === CcPhase.ConservativeSlowStart) {
       this.#hystart(rtt, ack, sndNxt);

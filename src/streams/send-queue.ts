@@ -18,6 +18,11 @@ export interface Segment {
   lost: boolean;
   /** Counted in pipe. */
   inPipe: boolean;
+  /** Delivery-rate state at (last) send time. */
+  dlv: number;
+  dlvTime: number;
+  firstSent: number;
+  appLimited: boolean;
 }
 
 /** Segments above a hole that must be SACKed before the hole counts as lost (DupThresh). */
@@ -84,7 +89,12 @@ export class SendQueue {
    * Apply SACK blocks: mark covered segments sacked. Returns the number of newly sacked segments.
    * Blocks outside [una, nxt] are ignored.
    */
-  applySack(blocks: readonly SackBlock[], una: number, nxt: number): number {
+  applySack(
+    blocks: readonly SackBlock[],
+    una: number,
+    nxt: number,
+    onSacked?: (seg: Segment) => void,
+  ): number {
     let newly = 0;
     for (const b of blocks) {
       if (!seqLt(b.left, b.right) || seqLt(b.left, una) || seqGt(b.right, nxt)) continue;
@@ -98,6 +108,7 @@ export class SendQueue {
           this.pipe -= s.len;
         }
         newly++;
+        if (onSacked !== undefined) onSacked(s);
       }
       if (!this.#haveSacked || seqGt(b.right, this.highSacked)) {
         this.highSacked = b.right;

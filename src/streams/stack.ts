@@ -63,6 +63,8 @@ interface PendingDial {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   synDelay: number;
+  /** SYN retransmissions so far. */
+  attempts: number;
   deadline: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -188,6 +190,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
         reject,
         timer: setTimeout(() => this.#synTimer(d), Math.min(this.config.synRtoMs, timeout)),
         synDelay: this.config.synRtoMs,
+        attempts: 0,
         deadline: Date.now() + timeout,
         signal: options.signal,
         onAbort: undefined,
@@ -640,6 +643,10 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
       this.#failDial(d, new DialTimeoutError('dial timeout', { details: { port: d.conn.remotePort } }));
       return;
     }
+    d.attempts++;
+    // Lets the node change the route (hole punch, relay) before the retransmission goes out.
+    this.emit('syn-retry', { node: d.conn.remoteAddr.node, port: d.conn.remotePort, attempt: d.attempts });
+    if (!this.#dials.has(d.conn)) return;
     d.conn.sendSyn();
     d.synDelay = Math.min(d.synDelay * 2, this.config.synRtoMaxMs);
     d.timer = setTimeout(() => this.#synTimer(d), Math.min(d.synDelay, d.deadline - now));

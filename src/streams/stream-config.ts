@@ -14,6 +14,8 @@ export interface StreamConfig {
   writeHighWaterMark: number;
   maxCwnd: number;
   pacing: boolean;
+  /** Congestion controller: 'bbr' (default) or 'cubic' (RFC 9438 with HyStart++). */
+  congestionControl: 'bbr' | 'cubic';
   noDelay: boolean;
   initialRtoMs: number;
   minRtoMs: number;
@@ -46,6 +48,7 @@ export const DEFAULT_STREAM_CONFIG: Readonly<StreamConfig> = Object.freeze({
   writeHighWaterMark: 256 * 1024,
   maxCwnd: K.MAX_CWND,
   pacing: true,
+  congestionControl: 'bbr',
   noDelay: false,
   initialRtoMs: K.RTO_INITIAL_MS,
   minRtoMs: K.RTO_MIN_MS,

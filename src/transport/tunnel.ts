@@ -411,7 +411,13 @@ export class UdpTunnel extends EventEmitter {
       case 0x54:
         return this.#onPilt(msg, rinfo, relayed);
       case 0x50:
-        return; // NAT punch: its only job was to open the mapping
+        // NAT punch: its job was to open the mapping; tell the NAT logic which peer's path is open.
+        if (!relayed)
+          this.emit('punch', msg.length >= 8 ? msg.readUInt32BE(4) : null, {
+            host: rinfo.address,
+            port: rinfo.port,
+          });
+        return;
       default:
         return this.#drop('unknown_magic', null);
     }

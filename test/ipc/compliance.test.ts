@@ -3,7 +3,7 @@
  * socket to an IPC server whose node is on a shared in-memory network.
  */
 import { makeAddr } from '../../src/coreapi/addr.js';
-import { connect } from '../../src/ipc/driver.js';
+import { connect } from '../../src/ipc/connect.js';
 import { createMemoryNetwork } from '../../src/runtime/memory-streams.js';
 import { runStreamsSuite } from '../compliance/streams-suite.js';
 import { startDaemon } from './helpers.js';

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeAddr } from '../../src/coreapi/addr.js';
 import { IPC_DEFAULT_WINDOW, IPC_MAX_DATA } from '../../src/ipc/constants.js';
-import { connect, type ConnectOptions, type Driver } from '../../src/ipc/driver.js';
+import { connect } from '../../src/ipc/connect.js';
+import type { ConnectOptions, Driver } from '../../src/ipc/driver.js';
 import { createMemoryNetwork, type MemoryStreams } from '../../src/runtime/memory-streams.js';
 import { closeError, readAll } from '../compliance/streams-suite.js';
 import { waitFor } from '../helpers/wait.js';
@@ -361,6 +362,18 @@ describe('driver over IPC (pilot extensions)', () => {
     await expect(trusted).resolves.toMatchObject({ trusted: [{ node_id: 9 }] });
     // Nothing was answered before the slow Info (replies are written in request order: see raw tests).
     expect(order.sort()).toEqual(['host', 'info', 'tags', 'trusted']);
+  });
+
+  it('oversized requests and replies fail cleanly and later calls still match', async () => {
+    const { driver, daemon } = await setup();
+    await expect(driver.setHostname('x'.repeat(2 * 1024 * 1024))).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+    });
+    daemon.control.infoExtra = { blob: 'y'.repeat(1024 * 1024 + 10) };
+    await expect(driver.info()).rejects.toMatchObject({ code: 'ERR_IPC_MALFORMED' });
+    daemon.control.infoExtra = {};
+    await expect(driver.setHostname('ok')).resolves.toMatchObject({ hostname: 'ok' });
+    await expect(driver.info()).resolves.toMatchObject({ hostname: 'ok' });
   });
 
   it('serves many clients at once', async () => {

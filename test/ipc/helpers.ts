@@ -83,6 +83,8 @@ export class FakeControl implements DaemonControl {
   readonly gates = new Map<string, Promise<void>>();
   closeable = new Set<number>();
   hostname = '';
+  /** Extra keys merged into info(). */
+  infoExtra: JsonObject = {};
 
   constructor(addr: Addr) {
     this.addr = addr;
@@ -142,6 +144,7 @@ export class FakeControl implements DaemonControl {
       pkts_recv: 0,
       peer_list: [],
       conn_list: [],
+      ...this.infoExtra,
     }));
   }
   resolveHostname(hostname: string): Promise<JsonObject> {

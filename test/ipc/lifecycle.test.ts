@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeAddr } from '../../src/coreapi/addr.js';
-import { connect } from '../../src/ipc/driver.js';
+import { connect } from '../../src/ipc/connect.js';
 import { FrameDecoder } from '../../src/ipc/frame-decoder.js';
 import { encodeMessage, frame } from '../../src/ipc/protocol.js';
 import { createIpcServer } from '../../src/ipc/server.js';

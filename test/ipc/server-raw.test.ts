@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { addrToBytes, makeAddr } from '../../src/coreapi/addr.js';
-import { connect } from '../../src/ipc/driver.js';
+import { connect } from '../../src/ipc/connect.js';
 import { createMemoryNetwork, type MemoryStreams } from '../../src/runtime/memory-streams.js';
 import { readAll } from '../compliance/streams-suite.js';
 import { waitFor } from '../helpers/wait.js';

@@ -13,9 +13,9 @@ import { RegistryClient } from '../../src/registry/index.js';
 import { makeIdentity } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/registry-child.ts', import.meta.url));
-const DEBOUNCE_MS = 150;
+const DEBOUNCE_MS = 100;
 /** Allowance for timer and fsync delays on a loaded machine. */
-const MARGIN_MS = 600;
+const MARGIN_MS = 400;
 
 interface Acked {
   round: number;
@@ -106,7 +106,7 @@ describe('kill -9 during a burst of writes', () => {
       const { child, port } = await startChild(store);
       if (round > 0) expect(await verify(port, acked, kills)).toBeGreaterThan(0);
       const b = burst(port, round, 4, acked);
-      await new Promise((r) => setTimeout(r, 1000 + Math.floor(Math.random() * 500)));
+      await new Promise((r) => setTimeout(r, 800 + Math.floor(Math.random() * 400)));
       const exited = new Promise((r) => child.once('exit', r));
       kills.push(Date.now());
       child.kill('SIGKILL');

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { PeerNotFoundError } from '../../src/coreapi/errors.js';
 import type { PeerResolver } from '../../src/coreapi/resolver.js';
-import { RegistryKeySource, RegistryPeerResolver, parseEndpoint } from '../../src/registry/index.js';
+import { RegistryKeySource, RegistryPeerResolver } from '../../src/registry/index.js';
+import { parseEndpoint } from '../../src/registry/peer-resolver.js';
 import { makeIdentity, registerNode, startTestRegistry } from './helpers.js';
 
 describe('RegistryPeerResolver', () => {

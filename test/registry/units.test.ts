@@ -1,7 +1,10 @@
 /** Pure units: frame reassembly, token bucket, naming rules, self-signed certificates. */
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { REQUEST_TYPES } from '../../src/registry/dispatcher.js';
+import { REGISTRY_LOCAL_ERROR_CODES, REGISTRY_WIRE_ERROR_CODES } from '../../src/registry/errors.js';
 import { encodeFrame, FrameDecoder } from '../../src/registry/frame-codec.js';
 import { TokenBucketLimiter } from '../../src/registry/rate-limiter.js';
 import { generateSelfSigned, normalizeFingerprint } from '../../src/registry/tls-cert.js';
@@ -146,5 +149,20 @@ describe('self-signed certificate', () => {
     expect(x.subjectAltName).toContain('IP Address:127.0.0.1');
     expect(normalizeFingerprint(x.fingerprint256)).toBe(m.fingerprint);
     expect(new Date(x.validTo).getTime() - Date.now()).toBeGreaterThan(360 * 86_400_000);
+  });
+});
+
+describe('documentation', () => {
+  it('docs/registry.md lists every error code', () => {
+    const doc = readFileSync(new URL('../../docs/registry.md', import.meta.url), 'utf8');
+    for (const code of [...REGISTRY_WIRE_ERROR_CODES, ...REGISTRY_LOCAL_ERROR_CODES]) {
+      expect(doc, code).toContain(`| \`${code}\` |`);
+    }
+  });
+
+  it('docs/registry.md lists every message type', () => {
+    const doc = readFileSync(new URL('../../docs/registry.md', import.meta.url), 'utf8');
+    for (const type of [...REQUEST_TYPES, 'subscribe_replication'])
+      expect(doc, type).toContain(`| \`${type}\` |`);
   });
 });

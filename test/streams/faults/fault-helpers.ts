@@ -109,7 +109,14 @@ export async function transfer(
   p: { a: StaticNode; b: StaticNode },
   port: number,
   data: Buffer,
-  opts: { timeoutMs?: number; chunk?: number; onProgress?: (received: number) => void } = {},
+  opts: {
+    timeoutMs?: number;
+    chunk?: number;
+    /** Called with the receiver's byte count on every chunk. */
+    onProgress?: (received: number) => void;
+    /** Called with the sending stream once dialed. */
+    onDial?: (c: Stream) => void;
+  } = {},
 ): Promise<TransferResult> {
   const l = await p.b.streams.listen(port);
   try {
@@ -127,6 +134,7 @@ export async function transfer(
     })();
     const c = await p.a.streams.dial(p.b.addr, port);
     const clientEnd = readAll(c);
+    opts.onDial?.(c);
     if (opts.chunk === undefined) c.end(data);
     else {
       for (let off = 0; off < data.length; off += opts.chunk) c.write(data.subarray(off, off + opts.chunk));

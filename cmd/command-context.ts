@@ -1,0 +1,110 @@
+/**
+ * What a running command can use: the output, the daemon driver (connected on first use, closed when the
+ * command ends), address resolution, the data directory and an AbortSignal that fires on SIGINT/SIGTERM.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { connect, makeAddr, parseAddr, type Addr, type Driver } from '../src/index.js';
+import { CliError } from './errors.js';
+import type { CliIo, Output } from './output.js';
+
+export const DEFAULT_SOCKET = '/tmp/pilot.sock';
+
+const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+
+export interface CommandContextOptions {
+  out: Output;
+  /** `--socket` if given. */
+  socket?: string;
+  signal: AbortSignal;
+  /** argv[1] of the running CLI and node's execArgv, to re-spawn `pilot daemon`. */
+  self?: { script: string; execArgv: readonly string[] };
+}
+
+export class CommandContext {
+  readonly out: Output;
+  readonly io: CliIo;
+  readonly signal: AbortSignal;
+  /** `--socket` as given (undefined when not given). */
+  readonly socketFlag: string | undefined;
+  readonly self: { script: string; execArgv: readonly string[] };
+  #driver: Promise<Driver> | null = null;
+  readonly #cleanups: (() => unknown)[] = [];
+
+  constructor(options: CommandContextOptions) {
+    this.out = options.out;
+    this.io = options.out.io;
+    this.signal = options.signal;
+    this.socketFlag = options.socket;
+    this.self = options.self ?? { script: process.argv[1] ?? '', execArgv: process.execArgv };
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return this.io.env;
+  }
+
+  /** The daemon socket: `--socket`, else PILOT_SOCKET, else /tmp/pilot.sock. */
+  get socketPath(): string {
+    return this.socketFlag ?? (this.env.PILOT_SOCKET || DEFAULT_SOCKET);
+  }
+
+  /** PILOT_HOME, else ~/.pilot: pid file, log file, identity, inbox and received files. */
+  get home(): string {
+    return this.env.PILOT_HOME || join(homedir(), '.pilot');
+  }
+
+  /** The daemon driver, connected on first use. Rejects ERR_IPC_CONNECT (→ not_running) without a daemon. */
+  driver(): Promise<Driver> {
+    this.#driver ??= connect(this.socketPath, { signal: this.signal });
+    return this.#driver;
+  }
+
+  /** Run `fn` when the command ends (after its output). */
+  onClose(fn: () => unknown): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Close the driver and run cleanups. Idempotent. */
+  async close(): Promise<void> {
+    for (const fn of this.#cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // cleanup failures are not the command's result
+      }
+    }
+    const pending = this.#driver;
+    this.#driver = null;
+    if (pending) await pending.then((d) => d.close()).catch(() => {});
+  }
+
+  /**
+   * An address argument: `N:NNNN.HHHH.LLLL`, a bare decimal node ID (network 0) or a hostname (resolved by
+   * the daemon through the registry).
+   */
+  async resolveAddr(text: string, what = 'address'): Promise<Addr> {
+    const t = text.trim();
+    if (/^\d+$/.test(t)) {
+      const n = Number(t);
+      if (n > 0xffffffff) throw new CliError('invalid_argument', `${what} "${text}": node ID out of range (0..4294967295)`);
+      return makeAddr(0, n);
+    }
+    if (t.includes(':')) return parseAddr(t);
+    if (!HOSTNAME_RE.test(t)) {
+      throw new CliError(
+        'invalid_argument',
+        `${what} "${text}" is not an address (N:NNNN.HHHH.LLLL), node ID or hostname`,
+      );
+    }
+    const driver = await this.driver();
+    const r = await driver.resolveHostname(t);
+    if (typeof r.address === 'string' && r.address !== '') return parseAddr(r.address);
+    if (typeof r.node_id === 'number' && r.node_id > 0) return makeAddr(0, r.node_id);
+    throw new CliError('not_found', `hostname "${t}" not found`);
+  }
+
+  /** A node argument (trust commands, lookup): a node ID, an address or a hostname → node ID. */
+  async resolveNode(text: string): Promise<number> {
+    return (await this.resolveAddr(text, 'node')).node;
+  }
+}

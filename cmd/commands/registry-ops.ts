@@ -1,0 +1,144 @@
+/**
+ * Directory operations: through the daemon (`find`, `set-hostname`, `set-public`, `set-tags`, ...) or straight
+ * at a registry (`lookup`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatAddr, loadConfig, makeAddr, parseAddr, RegistryClient } from '../../src/index.js';
+import type { CommandContext } from '../command-context.js';
+import { arg, command, flag, type CommandSpec } from '../command-spec.js';
+import { CliError } from '../errors.js';
+import type { Row } from '../output.js';
+import { probeInfo } from '../daemon-process.js';
+
+type Json = Record<string, unknown>;
+
+/** A command that calls one driver method and prints the registry's answer. */
+function viaDaemon(
+  name: string,
+  description: string,
+  call: (ctx: CommandContext, args: Record<string, unknown>) => Promise<Json>,
+  extra: Partial<CommandSpec<Json>> = {},
+): CommandSpec<Json> {
+  return command<Json>({
+    name,
+    description,
+    daemon: true,
+    ...extra,
+    run: (ctx, input) => call(ctx, input.args),
+  });
+}
+
+/** Registry address for `lookup`: --registry, PILOT_REGISTRY, the running daemon's, the config file's, the default. */
+async function registryAddress(ctx: CommandContext, given: string | undefined): Promise<string> {
+  if (given) return given;
+  if (ctx.env.PILOT_REGISTRY) return ctx.env.PILOT_REGISTRY;
+  const info = await probeInfo(ctx.socketPath, 1000);
+  if (info && typeof info.registry === 'string' && info.registry !== '') return info.registry;
+  const file = join(ctx.home, 'config.json');
+  const cfg = loadConfig({ file: existsSync(file) ? file : null, env: ctx.env });
+  return cfg.registry ?? cfg.embeddedRegistry;
+}
+
+const TAG_RE = /^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,62}$/;
+
+export const registryOpsCommands: CommandSpec[] = [
+  viaDaemon(
+    'find',
+    'resolve a hostname to a node (through the daemon and its registry)',
+    async (ctx, a) => ({ hostname: a.hostname, ...(await (await ctx.driver()).resolveHostname(a.hostname as string)) }),
+    {
+      args: [arg('hostname', 'hostname to resolve')],
+      returns: { hostname: 'the name', node_id: 'node ID', address: 'node address', public: 'visibility' },
+    },
+  ),
+  viaDaemon(
+    'set-hostname',
+    "claim a hostname for this node at the registry",
+    async (ctx, a) => (await ctx.driver()).setHostname(a.hostname as string),
+    { args: [arg('hostname', 'lowercase name (a-z, 0-9, -)')], returns: { node_id: 'node ID', hostname: 'hostname' } },
+  ),
+  viaDaemon('clear-hostname', "drop this node's hostname", async (ctx) => (await ctx.driver()).setHostname(''), {
+    returns: { node_id: 'node ID', hostname: '""' },
+  }),
+  viaDaemon('set-public', 'make this node resolvable by everyone', async (ctx) => (await ctx.driver()).setVisibility(true), {
+    returns: { node_id: 'node ID', public: 'true' },
+  }),
+  viaDaemon('set-private', 'make this node resolvable only by trusted peers', async (ctx) => (await ctx.driver()).setVisibility(false), {
+    returns: { node_id: 'node ID', public: 'false' },
+  }),
+  viaDaemon(
+    'set-tags',
+    "set this node's tags (at most 3)",
+    async (ctx, a) => {
+      const tags = a.tags as string[];
+      const bad = tags.find((t) => !TAG_RE.test(t));
+      if (bad !== undefined) throw new CliError('invalid_argument', `tag "${bad}" is not valid (letters, digits, . _ : -)`);
+      if (tags.length > 3) throw new CliError('invalid_argument', `too many tags (${tags.length}, at most 3)`);
+      return (await ctx.driver()).setTags(tags);
+    },
+    { args: [arg('tags', 'tags', { variadic: true, required: true })], returns: { node_id: 'node ID', tags: '[tags]' } },
+  ),
+  viaDaemon('clear-tags', "remove this node's tags", async (ctx) => (await ctx.driver()).setTags([]), {
+    returns: { node_id: 'node ID', tags: '[]' },
+  }),
+  viaDaemon(
+    'set-webhook',
+    'POST every daemon event to this URL (hot-swapped)',
+    async (ctx, a) => ({ ...(await (await ctx.driver()).setWebhook(a.url as string)), applied: true }),
+    { args: [arg('url', 'http(s) URL')], returns: { webhook: 'the URL', applied: 'true' } },
+  ),
+  viaDaemon(
+    'clear-webhook',
+    'stop posting events',
+    async (ctx) => ({ ...(await (await ctx.driver()).setWebhook('')), applied: true }),
+    { returns: { webhook: '""', applied: 'true' } },
+  ),
+  viaDaemon('enable-tasks', 'advertise that this node executes tasks', async (ctx) => (await ctx.driver()).setTaskExec(true), {
+    returns: { node_id: 'node ID', task_exec: 'true' },
+  }),
+  viaDaemon('disable-tasks', 'stop advertising task execution', async (ctx) => (await ctx.driver()).setTaskExec(false), {
+    returns: { node_id: 'node ID', task_exec: 'false' },
+  }),
+  viaDaemon('deregister', 'remove this node from the registry (until its next heartbeat re-registers it)', async (ctx) => (await ctx.driver()).deregister(), {
+    returns: { node_id: 'node ID' },
+  }),
+
+  command<Row>({
+    name: 'lookup',
+    description: "a node's registry record, asked straight from a registry",
+    args: [arg('node', 'node ID, address or hostname')],
+    flags: [
+      flag('registry', 'string', 'registry host:port (default: PILOT_REGISTRY, the running daemon’s, config)', {
+        placeholder: 'host:port',
+      }),
+      flag('timeout', 'duration', 'time limit', { default: '10s' }),
+    ],
+    returns: {
+      node_id: 'node ID',
+      address: 'node address',
+      public_key: 'Ed25519 public key (base64)',
+      networks: 'network IDs',
+      hostname: 'hostname',
+      public: 'visibility',
+      polo_score: 'polo score',
+      tags: 'tags',
+      task_exec: 'executes tasks',
+    },
+    async run(ctx, input) {
+      const addr = await registryAddress(ctx, input.flags.registry as string | undefined);
+      const timeoutMs = input.flags.timeout as number;
+      const client = new RegistryClient({ addr, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 5000), reconnectAttempts: 1 });
+      ctx.onClose(() => client.close());
+      const text = (input.args.node as string).trim();
+      let nodeId: number;
+      if (/^\d+$/.test(text)) nodeId = Number(text);
+      else if (text.includes(':')) nodeId = parseAddr(text).node;
+      else nodeId = (await client.resolveHostname(text, { signal: ctx.signal })).node_id;
+      if (!Number.isSafeInteger(nodeId) || nodeId > 0xffffffff) throw new CliError('invalid_argument', `node "${text}" out of range`);
+      const r = (await client.lookup(nodeId, { signal: ctx.signal })) as unknown as Row;
+      const { type: _type, ...record } = r;
+      return { address: formatAddr(makeAddr(0, nodeId)), ...record };
+    },
+  }),
+];

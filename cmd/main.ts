@@ -1,0 +1,120 @@
+/**
+ * `main(argv)`: the whole `pilot` command line. Takes `--json` out of argv (it is valid anywhere), delegates
+ * `pilot registry` / `pilot beacon` to their servers' CLIs, parses the rest with commander and runs the
+ * command. Resolves the exit code: 0 ok, 1 error, 2 usage error without `--json` (reference §13).
+ */
+import { CommanderError } from 'commander';
+import { RegistryClient, runBeaconCli, runRegistryCli } from '../src/index.js';
+import { CommandContext } from './command-context.js';
+import type { CommandSpec } from './command-spec.js';
+import { allCommands } from './commands/index.js';
+import { CliError, UsageError, toCliError } from './errors.js';
+import { Output, type CliIo } from './output.js';
+import { buildProgram } from './program.js';
+
+export interface MainOptions {
+  io?: CliIo;
+  /** Script and node flags used to re-spawn `pilot daemon` (default: this process's). */
+  self?: { script: string; execArgv: readonly string[] };
+  /** Install SIGINT/SIGTERM handlers that abort the running command (default true). */
+  handleSignals?: boolean;
+}
+
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}
+
+/** Long flags that may also be written with one dash, as Go's flag package allows (`-count 3`). */
+function longFlagNames(specs: readonly CommandSpec[]): Set<string> {
+  const names = new Set(['socket', 'json', 'help']);
+  for (const s of specs) for (const f of s.flags ?? []) names.add(f.name);
+  return names;
+}
+
+function normalizeArgv(argv: readonly string[], names: ReadonlySet<string>): string[] {
+  return argv.map((a) => {
+    const m = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(a);
+    return m && names.has(m[1]) ? `-${a}` : a;
+  });
+}
+
+/** Run the CLI; resolves the exit code. Never calls process.exit. */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const io = options.io ?? processIo();
+  const specs = allCommands;
+  const normalized = normalizeArgv(argv, longFlagNames(specs));
+  const json = normalized.includes('--json');
+  const rest = normalized.filter((a) => a !== '--json');
+  const out = new Output(io, json);
+
+  // Servers with their own command lines.
+  if (rest[0] === 'registry') {
+    return runRegistryCli(rest.slice(1), { stdout: io.stdout, stderr: io.stderr });
+  }
+  if (rest[0] === 'beacon') {
+    return runBeaconCli(rest.slice(1), {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      createRegistry: (addr) => new RegistryClient({ addr }),
+    });
+  }
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) abort.abort(new CliError('internal', `interrupted by ${sig}`));
+  };
+  if (options.handleSignals !== false) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+
+  let ctx: CommandContext | null = null;
+  const program = buildProgram({
+    io,
+    specs,
+    argv: rest,
+    run: async (spec, input) => {
+      const globals = program.opts<{ socket?: string }>();
+      ctx = new CommandContext({ out, socket: globals.socket, signal: abort.signal, self: options.self });
+      const data = await spec.run(ctx, input);
+      if (data !== undefined) out.ok(data, spec.text);
+    },
+  });
+
+  try {
+    if (rest.length === 0) {
+      if (json) throw new UsageError('no command given', { hint: 'run `pilot --help` or `pilot context`' });
+      io.stderr.write(program.helpInformation());
+      return 2;
+    }
+    await program.parseAsync([...rest], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err, out, program.helpInformation());
+    const e = toCliError(err);
+    out.error(e);
+    return e.exitCode;
+  } finally {
+    if (options.handleSignals !== false) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await (ctx as CommandContext | null)?.close();
+  }
+}
+
+/** Exit code (and message) for a commander parse outcome. */
+function commanderExit(err: CommanderError, out: Output, usage: string): number {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+  if (err.code === 'commander.help') return 2; // a group without its subcommand: help already on stderr
+  const message = err.message.replace(/^error:\s*/, '');
+  if (out.json) {
+    out.error(new UsageError(message, { hint: 'run `pilot context` for the list of commands and flags' }));
+    return 1;
+  }
+  out.error(new UsageError(message, { hint: 'run `pilot <command> --help`' }));
+  if (err.code === 'commander.unknownCommand') out.io.stderr.write(`\n${usage}`);
+  return 2;
+}

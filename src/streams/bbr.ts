@@ -1,0 +1,205 @@
+/**
+ * A BBR (v1-style) congestion controller: it models the path by its bottleneck bandwidth (windowed max of
+ * delivery-rate samples) and its minimum RTT, paces at a gain over that bandwidth and caps the data in
+ * flight at a multiple of the bandwidth-delay product. Random loss does not collapse the rate, and the
+ * queue it builds stays small (on loopback the "bottleneck" is the receiving process, whose socket buffer
+ * loss-based controllers overrun).
+ */
+import type { AckSample, CongestionControl } from './congestion-control.js';
+import { INITIAL_CWND_SEGMENTS, MAX_CWND } from './constants.js';
+
+const STARTUP_GAIN = 2.885;
+const DRAIN_GAIN = 1 / STARTUP_GAIN;
+const CWND_GAIN = 2;
+const CYCLE = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+const BW_WINDOW_ROUNDS = 10;
+const MIN_RTT_WINDOW_MS = 10_000;
+const PROBE_RTT_MS = 200;
+/** Floor on the window in segments, and in bytes: event-loop scheduling adds delay a tiny BDP cannot cover. */
+const MIN_CWND_SEGMENTS = 16;
+const MIN_CWND_BYTES = 256 * 1024;
+
+export enum BbrState {
+  Startup = 'bbr_startup',
+  Drain = 'bbr_drain',
+  ProbeBw = 'bbr_probe_bw',
+  ProbeRtt = 'bbr_probe_rtt',
+}
+
+export class Bbr implements CongestionControl {
+  mss: number;
+  cwnd: number;
+  readonly ssthresh = Infinity;
+  state = BbrState.Startup;
+  readonly maxCwnd: number;
+  #bwRounds: number[] = [];
+  #bwRoundMax = 0;
+  #btlBw = 0;
+  #minRtt = Infinity;
+  #minRttAt = 0;
+  #round = 0;
+  #nextRoundDelivered = 0;
+  #fullBw = 0;
+  #fullBwCount = 0;
+  #filledPipe = false;
+  #cycleIdx = 0;
+  #cycleAt = 0;
+  #probeRttDone = 0;
+  #priorCwnd = 0;
+  #inRecovery = false;
+
+  constructor(mss: number, maxCwnd = MAX_CWND) {
+    this.mss = mss;
+    this.maxCwnd = maxCwnd;
+    this.cwnd = Math.max(INITIAL_CWND_SEGMENTS * mss, MIN_CWND_BYTES);
+  }
+
+  get phase(): string {
+    return this.state;
+  }
+
+  get btlBw(): number {
+    return this.#btlBw;
+  }
+
+  #gain(): number {
+    switch (this.state) {
+      case BbrState.Startup:
+        return STARTUP_GAIN;
+      case BbrState.Drain:
+        return DRAIN_GAIN;
+      case BbrState.ProbeBw:
+        return CYCLE[this.#cycleIdx];
+      default:
+        return 1;
+    }
+  }
+
+  pacingRate(srtt: number): number {
+    if (this.#btlBw <= 0) {
+      // No bandwidth sample yet: pace the initial window over the smoothed RTT.
+      return srtt > 0 ? (STARTUP_GAIN * this.cwnd) / srtt : 0;
+    }
+    return this.#gain() * this.#btlBw;
+  }
+
+  #bdp(gain: number): number {
+    if (this.#btlBw <= 0 || this.#minRtt === Infinity) return this.cwnd;
+    return gain * this.#btlBw * this.#minRtt;
+  }
+
+  #floor(): number {
+    return Math.max(MIN_CWND_SEGMENTS * this.mss, MIN_CWND_BYTES);
+  }
+
+  onAck(s: AckSample): void {
+    const now = s.now;
+    // Round trips are counted in delivered data.
+    if (s.delivered >= this.#nextRoundDelivered) {
+      this.#nextRoundDelivered = s.delivered + s.inflight;
+      this.#round++;
+      this.#bwRounds.push(this.#bwRoundMax);
+      if (this.#bwRounds.length > BW_WINDOW_ROUNDS) this.#bwRounds.shift();
+      this.#bwRoundMax = 0;
+      this.#checkFullPipe();
+    }
+    if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate > this.#btlBw)) {
+      if (s.deliveryRate > this.#bwRoundMax) this.#bwRoundMax = s.deliveryRate;
+      let max = this.#bwRoundMax;
+      for (const b of this.#bwRounds) if (b > max) max = b;
+      this.#btlBw = max;
+    }
+    if (s.rtt >= 0 && (s.rtt <= this.#minRtt || now - this.#minRttAt > MIN_RTT_WINDOW_MS)) {
+      if (now - this.#minRttAt > MIN_RTT_WINDOW_MS && this.state !== BbrState.ProbeRtt && this.#filledPipe) {
+        this.#enterProbeRtt(now);
+      }
+      this.#minRtt = s.rtt;
+      this.#minRttAt = now;
+    }
+    this.#advanceState(now, s.inflight);
+    this.#setCwnd(s);
+  }
+
+  #checkFullPipe(): void {
+    if (this.#filledPipe) return;
+    if (this.#btlBw >= this.#fullBw * 1.25) {
+      this.#fullBw = this.#btlBw;
+      this.#fullBwCount = 0;
+      return;
+    }
+    if (++this.#fullBwCount >= 3) this.#filledPipe = true;
+  }
+
+  #advanceState(now: number, inflight: number): void {
+    switch (this.state) {
+      case BbrState.Startup:
+        if (this.#filledPipe) this.state = BbrState.Drain;
+        break;
+      case BbrState.Drain:
+        if (inflight <= this.#bdp(1)) {
+          this.state = BbrState.ProbeBw;
+          this.#cycleIdx = 2;
+          this.#cycleAt = now;
+        }
+        break;
+      case BbrState.ProbeBw:
+        if (now - this.#cycleAt > Math.max(this.#minRtt, 1)) {
+          this.#cycleIdx = (this.#cycleIdx + 1) % CYCLE.length;
+          this.#cycleAt = now;
+        }
+        break;
+      case BbrState.ProbeRtt:
+        if (now >= this.#probeRttDone) {
+          this.state = this.#filledPipe ? BbrState.ProbeBw : BbrState.Startup;
+          this.#cycleAt = now;
+          this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
+        }
+        break;
+    }
+  }
+
+  #enterProbeRtt(now: number): void {
+    this.state = BbrState.ProbeRtt;
+    this.#priorCwnd = this.cwnd;
+    this.#probeRttDone = now + PROBE_RTT_MS;
+  }
+
+  #setCwnd(s: AckSample): void {
+    if (this.state === BbrState.ProbeRtt) {
+      this.cwnd = this.#floor();
+      return;
+    }
+    const target = Math.max(this.#floor(), this.#bdp(CWND_GAIN));
+    if (this.#inRecovery) {
+      // Packet conservation: do not grow beyond what is in flight plus what was just delivered.
+      this.cwnd = Math.max(this.#floor(), Math.min(target, s.inflight + s.bytes));
+      return;
+    }
+    if (this.#filledPipe) this.cwnd = Math.min(target, this.cwnd + s.bytes);
+    else if (this.cwnd < target || this.#btlBw <= 0) this.cwnd = this.cwnd + s.bytes;
+    this.cwnd = Math.min(this.maxCwnd, Math.max(this.#floor(), this.cwnd));
+  }
+
+  onLoss(): void {
+    if (this.#inRecovery) return;
+    this.#inRecovery = true;
+    this.#priorCwnd = this.cwnd;
+  }
+
+  onRecoveryEnd(): void {
+    if (!this.#inRecovery) return;
+    this.#inRecovery = false;
+    this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
+  }
+
+  onRto(): void {
+    this.#priorCwnd = this.cwnd;
+    this.#inRecovery = true;
+    this.cwnd = this.#floor();
+  }
+
+  setMss(mss: number): void {
+    this.mss = mss;
+    this.cwnd = Math.max(this.cwnd, this.#floor());
+  }
+}
