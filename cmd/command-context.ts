@@ -86,7 +86,8 @@ export class CommandContext {
     const t = text.trim();
     if (/^\d+$/.test(t)) {
       const n = Number(t);
-      if (n > 0xffffffff) throw new CliError('invalid_argument', `${what} "${text}": node ID out of range (0..4294967295)`);
+      if (n > 0xffffffff)
+        throw new CliError('invalid_argument', `${what} "${text}": node ID out of range (0..4294967295)`);
       return makeAddr(0, n);
     }
     if (t.includes(':')) return parseAddr(t);

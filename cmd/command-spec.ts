@@ -3,7 +3,7 @@
  * the help text and the machine-readable `pilot context` manifest, so they never disagree.
  */
 import type { CommandContext } from './command-context.js';
-import type { TextRenderer } from './output.js';
+import type { Output } from './output.js';
 
 export type FlagType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list';
 
@@ -55,7 +55,8 @@ export interface CommandSpec<T = unknown> {
    * its own output (streams, interactive sessions).
    */
   run(ctx: CommandContext, input: CommandInput): Promise<T | undefined>;
-  readonly text?: TextRenderer<T>;
+  /** Human rendering of the result (method syntax keeps specs of any T assignable to CommandSpec). */
+  text?(data: T, out: Output): void;
 }
 
 /** Descriptions of command groups (`daemon`, `plugins`) shown in help. */

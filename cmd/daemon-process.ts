@@ -86,7 +86,9 @@ export async function probeInfo(socket: string, timeoutMs = 2000): Promise<Daemo
 /** The last `n` non-empty lines of a file ('' when unreadable). */
 export function tail(path: string, n = 5): string {
   try {
-    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.slice(-n).join('\n');
   } catch {
     return '';
@@ -150,7 +152,11 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
       if (m?.type === 'error') fail(m.code, m.message, m.hint ?? `see the log: ${logFile}`);
       if (exited !== null) {
         const last = tail(logFile, 3);
-        fail('internal', `the daemon exited during start (${String(exited)})${last ? `:\n${last}` : ''}`, `see the log: ${logFile}`);
+        fail(
+          'internal',
+          `the daemon exited during start (${String(exited)})${last ? `:\n${last}` : ''}`,
+          `see the log: ${logFile}`,
+        );
       }
       if (m?.type === 'ready') {
         const info = await probeInfo(o.socket, Math.max(100, Math.min(2000, until - Date.now())));
@@ -163,7 +169,11 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
     } catch {
       // already gone
     }
-    return fail('timeout', `the daemon did not answer on ${o.socket} within ${o.timeoutMs / 1000} s`, `see the log: ${logFile}`);
+    return fail(
+      'timeout',
+      `the daemon did not answer on ${o.socket} within ${o.timeoutMs / 1000} s`,
+      `see the log: ${logFile}`,
+    );
   } finally {
     child.removeAllListeners('message');
     if (child.connected) child.disconnect();

@@ -90,7 +90,8 @@ export function cliCodeOf(code: string): CliErrorCode {
   if (code.endsWith('_NOT_FOUND')) return 'not_found';
   if (code.endsWith('_TIMEOUT')) return 'timeout';
   if (/_(TAKEN|EXISTS|IN_USE)$/.test(code)) return 'already_exists';
-  if (/_INVALID(_|$)|_INVALID_FIELD$|_TOO_LARGE$|_TOO_LONG$|_MALFORMED$/.test(code)) return 'invalid_argument';
+  if (/_INVALID(_|$)|_INVALID_FIELD$|_TOO_LARGE$|_TOO_LONG$|_MALFORMED$/.test(code))
+    return 'invalid_argument';
   if (code.endsWith('_UNAVAILABLE') || code.endsWith('_UNSUPPORTED')) return 'unavailable';
   return 'internal';
 }
@@ -115,13 +116,18 @@ export function toCliError(err: unknown): CliError {
     let code: string = err.code;
     if (cliCodeOf(code) === 'internal' && err.cause instanceof PilotError) code = err.cause.code;
     const cli = cliCodeOf(code);
-    return new CliError(cli, err.message, { cause: err, hint: hintFor(code, cli), details: { code: err.code } });
+    return new CliError(cli, err.message, {
+      cause: err,
+      hint: hintFor(code, cli),
+      details: { code: err.code },
+    });
   }
   const e = err as NodeJS.ErrnoException | null;
   if (e && typeof e === 'object' && typeof e.code === 'string') {
     if (e.code === 'ENOENT') return new CliError('not_found', e.message, { cause: err });
     if (e.code === 'EEXIST') return new CliError('already_exists', e.message, { cause: err });
-    if (e.code === 'EACCES' || e.code === 'EPERM') return new CliError('invalid_argument', e.message, { cause: err });
+    if (e.code === 'EACCES' || e.code === 'EPERM')
+      return new CliError('invalid_argument', e.message, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new CliError('internal', message || 'internal error', { cause: err });

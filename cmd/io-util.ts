@@ -71,7 +71,8 @@ export function readReply(stream: Stream, options: ReadOptions): Promise<Buffer>
       if (!options.discard) chunks.push(piece);
       bytes += piece.length;
       options.onBytes?.(bytes);
-      if (options.first || bytes >= max || (options.atLeast !== undefined && bytes >= options.atLeast)) finish();
+      if (options.first || bytes >= max || (options.atLeast !== undefined && bytes >= options.atLeast))
+        finish();
     };
     const onEnd = (): void => finish();
     const onAbort = (): void =>

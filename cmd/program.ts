@@ -23,14 +23,16 @@ export function parseFlagValue(f: FlagSpec, raw: string | number | boolean): unk
       return Number(text);
     case 'number': {
       const n = Number(text);
-      if (text === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
+      if (text === '' || !Number.isFinite(n) || n < 0)
+        throw new InvalidArgumentError('expected a number >= 0.');
       return n;
     }
     case 'duration':
       try {
         return parseDuration(text, f.name);
       } catch (err) {
-        if (isPilotError(err)) throw new InvalidArgumentError('expected a duration like 30s, 500ms, 2m or 1.5.');
+        if (isPilotError(err))
+          throw new InvalidArgumentError('expected a duration like 30s, 500ms, 2m or 1.5.');
         throw err;
       }
     case 'list':
@@ -48,7 +50,8 @@ export function parseFlagValue(f: FlagSpec, raw: string | number | boolean): unk
 function makeOption(f: FlagSpec): Option {
   const desc = f.default === undefined ? f.description : `${f.description} (default: ${String(f.default)})`;
   if (f.type === 'bool') return new Option(`--${f.name}`, desc);
-  const placeholder = f.placeholder ?? (f.choices ? f.choices.join('|') : f.type === 'duration' ? 'dur' : f.type);
+  const placeholder =
+    f.placeholder ?? (f.choices ? f.choices.join('|') : f.type === 'duration' ? 'dur' : f.type);
   const opt = new Option(`--${f.name} <${placeholder}>`, desc);
   if (f.type === 'list') {
     // Repeated list flags accumulate: --tag a --tag b == --tag a,b
@@ -79,7 +82,8 @@ function collectInput(spec: CommandSpec, cmd: Command, argv: readonly string[]):
     if (source === 'cli' && value !== undefined) {
       given.add(f.name);
       // `--no-x` sets attribute `x` to false; the spec's flag `no-x` is then true.
-      flags[f.name] = f.type === 'bool' ? (f.name.startsWith('no-') ? value === false : value === true) : value;
+      flags[f.name] =
+        f.type === 'bool' ? (f.name.startsWith('no-') ? value === false : value === true) : value;
     } else if (f.default !== undefined) {
       flags[f.name] = parseFlagValue(f, f.default);
     } else if (f.type === 'bool') {
@@ -124,7 +128,10 @@ export function buildProgram(options: ProgramOptions): Command {
   const groupOf = (name: string): Command => {
     let g = groups.get(name);
     if (!g) {
-      g = program.command(name).description(GROUPS[name] ?? name);
+      g = program
+        .command(name)
+        .description(GROUPS[name] ?? name)
+        .helpCommand(false);
       groups.set(name, g);
     }
     return g;
@@ -134,14 +141,16 @@ export function buildProgram(options: ProgramOptions): Command {
     const parts = spec.name.split(' ');
     let cmd: Command;
     if (parts.length === 1 && GROUPS[parts[0]] !== undefined) {
-      cmd = groupOf(parts[0]).description(spec.description);
+      cmd = groupOf(parts[0]);
     } else if (parts.length === 2) {
       cmd = groupOf(parts[0]).command(parts[1]).description(spec.description);
     } else {
       cmd = program.command(spec.name).description(spec.description);
     }
     for (const a of spec.args ?? []) {
-      const text = a.required ? `<${a.name}${a.variadic ? '...' : ''}>` : `[${a.name}${a.variadic ? '...' : ''}]`;
+      const text = a.required
+        ? `<${a.name}${a.variadic ? '...' : ''}>`
+        : `[${a.name}${a.variadic ? '...' : ''}]`;
       const argument = new Argument(text, a.description);
       if (a.default !== undefined) argument.default(a.default);
       cmd.addArgument(argument);

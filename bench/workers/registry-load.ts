@@ -24,7 +24,10 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
+  /** Answers counted in the measured window. */
   answers: number;
+  /** All answers, warm-up included. */
+  total: number;
   errors: number;
   seconds: number;
   perSecond: number;
@@ -35,6 +38,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const expect = o.expect ? Buffer.from(o.expect) : null;
   let next = 0;
   let answers = 0;
+  let total = 0;
   let errors = 0;
   let firstError: string | null = null;
   let measuring = !o.warmupMs;
@@ -62,6 +66,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     await new Promise<void>((resolve) => {
       const onFrame = (payload: Buffer): void => {
         inflight--;
+        total++;
         const ok = expect === null || payload.subarray(0, expect.length).equals(expect);
         if (measuring) {
           if (ok) answers++;
@@ -107,5 +112,5 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   await Promise.all(done);
   if (stopTimer) clearTimeout(stopTimer);
   const seconds = (performance.now() - t0) / 1000;
-  return { answers, errors, seconds, perSecond: answers / seconds, firstError };
+  return { answers, total, errors, seconds, perSecond: answers / seconds, firstError };
 }

@@ -72,6 +72,11 @@ serve({
     return { port: registry.address?.port };
   },
   mem,
+  /** CPU time used by this process so far, in microseconds. */
+  cpu() {
+    const c = process.cpuUsage();
+    return c.user + c.system;
+  },
   /** Baseline: raw Ed25519 verifications per second in this (one-core) process. */
   rawVerify(a: { ms?: number }) {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');

@@ -32,17 +32,28 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
     placeholder: 'host:port',
   }),
   flag('beacon', 'string', 'beacon host:port', { placeholder: 'host:port' }),
-  flag('listen', 'string', 'tunnel UDP address, port 0 = any (default 127.0.0.1:0)', { placeholder: 'host:port' }),
-  flag('endpoint', 'string', 'fixed public endpoint to register (skips discovery)', { placeholder: 'host:port' }),
-  flag('identity', 'string', 'identity key file (created when missing; `daemon start` default $PILOT_HOME/identity.key)', {
-    placeholder: 'path',
+  flag('listen', 'string', 'tunnel UDP address, port 0 = any (default 127.0.0.1:0)', {
+    placeholder: 'host:port',
   }),
+  flag('endpoint', 'string', 'fixed public endpoint to register (skips discovery)', {
+    placeholder: 'host:port',
+  }),
+  flag(
+    'identity',
+    'string',
+    'identity key file (created when missing; `daemon start` default $PILOT_HOME/identity.key)',
+    {
+      placeholder: 'path',
+    },
+  ),
   flag('hostname', 'string', 'hostname to claim at the registry', { placeholder: 'name' }),
   flag('public', 'bool', 'make this node publicly resolvable'),
   flag('owner', 'string', 'owner id (e-mail) for key recovery', { placeholder: 'email' }),
   flag('no-encrypt', 'bool', 'disable tunnel encryption'),
   flag('registry-tls', 'bool', 'connect to the registry over TLS (needs --registry-fingerprint)'),
-  flag('registry-fingerprint', 'string', "pinned SHA-256 of the registry's certificate (hex)", { placeholder: 'hex' }),
+  flag('registry-fingerprint', 'string', "pinned SHA-256 of the registry's certificate (hex)", {
+    placeholder: 'hex',
+  }),
   flag('webhook', 'string', 'POST every event to this URL', { placeholder: 'url' }),
   flag('keepalive', 'string', 'keepalive / heartbeat interval (default 30s)', { placeholder: 'dur' }),
   flag('idle-timeout', 'string', 'idle connection timeout (default 120s)', { placeholder: 'dur' }),
@@ -59,7 +70,9 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   flag('embedded-registry', 'string', 'embedded registry address (default 127.0.0.1:9000)', {
     placeholder: 'host:port',
   }),
-  flag('embedded-beacon', 'string', 'embedded beacon address (default 127.0.0.1:9001)', { placeholder: 'host:port' }),
+  flag('embedded-beacon', 'string', 'embedded beacon address (default 127.0.0.1:9001)', {
+    placeholder: 'host:port',
+  }),
   flag('plugins-dir', 'string', 'directory of external plugins', { placeholder: 'path' }),
   flag('disable', 'list', 'built-in services to leave out (comma-separated)', { placeholder: 'names' }),
   flag('no-echo', 'bool', 'disable the echo service (port 7)'),
@@ -70,7 +83,9 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   flag('log-level', 'string', 'trace, debug, info, warn, error or silent (default info)', {
     choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'],
   }),
-  flag('log-format', 'string', 'text, pretty or json (default text)', { choices: ['text', 'pretty', 'json'] }),
+  flag('log-format', 'string', 'text, pretty or json (default text)', {
+    choices: ['text', 'pretty', 'json'],
+  }),
 ];
 
 const DISABLE_FLAGS: Record<string, string> = {
@@ -262,7 +277,13 @@ export const daemonCommands = [
     text: (d, out) => {
       if (!d) return;
       out.line(`daemon started (pid ${d.pid})`);
-      out.fields(d as unknown as Record<string, unknown>, ['node_id', 'address', 'hostname', 'socket', 'log_file']);
+      out.fields(d as unknown as Record<string, unknown>, [
+        'node_id',
+        'address',
+        'hostname',
+        'socket',
+        'log_file',
+      ]);
     },
   }),
 
@@ -338,19 +359,31 @@ export const daemonCommands = [
     },
     text: (d, out) => {
       if (!d) return;
-      out.line(d.responsive ? 'daemon is running' : d.running ? 'daemon process is alive but not answering' : 'daemon is not running');
-      out.fields({ ...d, uptime: d.uptime_secs === undefined ? undefined : humanDuration(d.uptime_secs) } as Record<string, unknown>, [
-        'pid',
-        'node_id',
-        'address',
-        'hostname',
-        'uptime',
-        'peers',
-        'connections',
-        'socket',
-        'pid_file',
-        'log_file',
-      ]);
+      out.line(
+        d.responsive
+          ? 'daemon is running'
+          : d.running
+            ? 'daemon process is alive but not answering'
+            : 'daemon is not running',
+      );
+      out.fields(
+        { ...d, uptime: d.uptime_secs === undefined ? undefined : humanDuration(d.uptime_secs) } as Record<
+          string,
+          unknown
+        >,
+        [
+          'pid',
+          'node_id',
+          'address',
+          'hostname',
+          'uptime',
+          'peers',
+          'connections',
+          'socket',
+          'pid_file',
+          'log_file',
+        ],
+      );
     },
   }),
 ];

@@ -29,9 +29,14 @@ function dataDir(ctx: CommandContext, input: CommandInput): string {
   return (input.flags['data-dir'] as string | undefined) ?? ctx.home;
 }
 
-const DATA_DIR_FLAG = flag('data-dir', 'string', 'where the daemon keeps inbox/ and received/ (default $PILOT_HOME)', {
-  placeholder: 'path',
-});
+const DATA_DIR_FLAG = flag(
+  'data-dir',
+  'string',
+  'where the daemon keeps inbox/ and received/ (default $PILOT_HOME)',
+  {
+    placeholder: 'path',
+  },
+);
 
 function progressBar(out: Output): { update(sent: number, total: number): void; stop(): void } | null {
   const stderr = out.io.stderr;
@@ -71,7 +76,12 @@ export const dataExchangeCommands = [
       flag('type', 'string', 'message type', { choices: ['text', 'json', 'binary'], default: 'text' }),
       flag('timeout', 'duration', 'time limit for the dial and the acknowledgement', { default: '30s' }),
     ],
-    returns: { target: 'address', type: 'text, json or binary', bytes: 'payload bytes', ack: 'the reply, e.g. `ACK TEXT 5 bytes`' },
+    returns: {
+      target: 'address',
+      type: 'text, json or binary',
+      bytes: 'payload bytes',
+      ack: 'the reply, e.g. `ACK TEXT 5 bytes`',
+    },
     async run(ctx, input) {
       const data = input.flags.data as string | undefined;
       if (data === undefined) throw new CliError('invalid_argument', '--data is required');
@@ -99,8 +109,15 @@ export const dataExchangeCommands = [
     description: 'send a file (≤ 16 MiB) to a node; it lands in its received/ directory',
     daemon: true,
     args: [arg('addr', 'address, node ID or hostname'), arg('path', 'file to send')],
-    flags: [flag('timeout', 'duration', 'time limit for the dial and the acknowledgement', { default: '60s' })],
-    returns: { filename: 'name sent', bytes: 'file size', destination: 'address', ack: 'the reply, e.g. `ACK FILE 42 bytes`' },
+    flags: [
+      flag('timeout', 'duration', 'time limit for the dial and the acknowledgement', { default: '60s' }),
+    ],
+    returns: {
+      filename: 'name sent',
+      bytes: 'file size',
+      destination: 'address',
+      ack: 'the reply, e.g. `ACK FILE 42 bytes`',
+    },
     async run(ctx, input) {
       const path = input.args.path as string;
       const st = await stat(path).catch(() => null);

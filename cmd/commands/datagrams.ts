@@ -30,11 +30,14 @@ function row(seq: number, d: Datagram): DatagramRow {
 export const datagramCommands = [
   command<{ messages: DatagramRow[]; timeout: boolean } | undefined>({
     name: 'listen',
-    description: 'receive datagrams on a port; runs until Ctrl-C (NDJSON with --json) unless --count is given',
+    description:
+      'receive datagrams on a port; runs until Ctrl-C (NDJSON with --json) unless --count is given',
     daemon: true,
     args: [arg('port', 'local port')],
     flags: [
-      flag('count', 'int', 'stop after this many datagrams and print them as one result', { placeholder: 'n' }),
+      flag('count', 'int', 'stop after this many datagrams and print them as one result', {
+        placeholder: 'n',
+      }),
       flag('timeout', 'duration', 'time limit (none by default)'),
     ],
     returns: {
@@ -45,7 +48,8 @@ export const datagramCommands = [
     async run(ctx, input) {
       const port = parsePort(input.args.port as string);
       const count = input.flags.count as number | undefined;
-      if (count !== undefined && count < 1) throw new CliError('invalid_argument', '--count must be at least 1');
+      if (count !== undefined && count < 1)
+        throw new CliError('invalid_argument', '--count must be at least 1');
       const signal = deadline(ctx.signal, input.flags.timeout as number | undefined);
       const socket = await (await ctx.driver()).bindDatagram(port);
       ctx.onClose(() => socket.close());

@@ -16,7 +16,8 @@ interface EventRow {
 export const eventCommands = [
   command<{ events: EventRow[]; timeout: boolean } | undefined>({
     name: 'subscribe',
-    description: "subscribe to a topic on a node's event stream (`*` = all); runs until Ctrl-C unless --count",
+    description:
+      "subscribe to a topic on a node's event stream (`*` = all); runs until Ctrl-C unless --count",
     daemon: true,
     args: [arg('addr', 'address, node ID or hostname'), arg('topic', 'topic, or * for every topic')],
     flags: [
@@ -30,7 +31,8 @@ export const eventCommands = [
     stream: 'one {topic, data, bytes} object per line',
     async run(ctx, input) {
       const count = input.flags.count as number | undefined;
-      if (count !== undefined && count < 1) throw new CliError('invalid_argument', '--count must be at least 1');
+      if (count !== undefined && count < 1)
+        throw new CliError('invalid_argument', '--count must be at least 1');
       const topic = input.args.topic as string;
       const signal = deadline(ctx.signal, input.flags.timeout as number | undefined);
       const addr = await ctx.resolveAddr(input.args.addr as string);
@@ -52,7 +54,9 @@ export const eventCommands = [
         if (count !== undefined && !timedOut(signal)) throw ctx.signal.reason;
       }
       if (!signal.aborted && (count === undefined || events.length < count)) {
-        throw new CliError('connection_failed', 'the event stream closed', { hint: 'the broker went away or refused the subscription' });
+        throw new CliError('connection_failed', 'the event stream closed', {
+          hint: 'the broker went away or refused the subscription',
+        });
       }
       if (count === undefined) return undefined;
       return { events, timeout: events.length < count };

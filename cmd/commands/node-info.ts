@@ -7,7 +7,17 @@ import { CliError } from '../errors.js';
 import { humanBytes, humanDuration, type Row } from '../output.js';
 
 const PEER_COLUMNS = ['node_id', 'endpoint', 'encrypted', 'authenticated'];
-const CONN_COLUMNS = ['id', 'local_port', 'remote_addr', 'remote_port', 'state', 'srtt_ms', 'bytes_sent', 'bytes_recv', 'retransmits'];
+const CONN_COLUMNS = [
+  'id',
+  'local_port',
+  'remote_addr',
+  'remote_port',
+  'state',
+  'srtt_ms',
+  'bytes_sent',
+  'bytes_recv',
+  'retransmits',
+];
 
 export const nodeInfoCommands = [
   command<DaemonInfo>({
@@ -33,7 +43,8 @@ export const nodeInfoCommands = [
       pkts_sent: 'tunnel packets sent',
       pkts_recv: 'tunnel packets received',
       peer_list: '[{node_id, endpoint, encrypted, authenticated}]',
-      conn_list: '[{id, local_port, remote_addr, remote_port, state, cong_win, srtt_ms, bytes_sent, bytes_recv, ...}]',
+      conn_list:
+        '[{id, local_port, remote_addr, remote_port, state, cong_win, srtt_ms, bytes_sent, bytes_recv, ...}]',
     },
     async run(ctx) {
       return (await ctx.driver()).info();
@@ -67,7 +78,11 @@ export const nodeInfoCommands = [
     name: 'peers',
     description: 'tunnel peers of the daemon',
     daemon: true,
-    flags: [flag('search', 'string', 'only peers whose node ID or endpoint contains this text', { placeholder: 'text' })],
+    flags: [
+      flag('search', 'string', 'only peers whose node ID or endpoint contains this text', {
+        placeholder: 'text',
+      }),
+    ],
     returns: { peers: '[{node_id, endpoint, encrypted, authenticated}]', total: 'number of peers listed' },
     async run(ctx, input) {
       const info = await (await ctx.driver()).info();

@@ -20,7 +20,12 @@ interface PingData {
   timeout: boolean;
 }
 
-async function pingOnce(ctx: CommandContext, addr: Addr, seq: number, signal: AbortSignal): Promise<PingResult> {
+async function pingOnce(
+  ctx: CommandContext,
+  addr: Addr,
+  seq: number,
+  signal: AbortSignal,
+): Promise<PingResult> {
   const payload = Buffer.from(`ping-${seq}`);
   const t0 = performance.now();
   let stream: Stream | null = null;
@@ -28,8 +33,14 @@ async function pingOnce(ctx: CommandContext, addr: Addr, seq: number, signal: Ab
     stream = await (await ctx.driver()).dial(addr, PORT_ECHO, { signal });
     stream.setNoDelay(true);
     stream.write(payload);
-    const reply = await readReply(stream, { max: payload.length, atLeast: payload.length, signal, what: 'echo reply' });
-    if (reply.length < payload.length) throw new CliError('connection_failed', 'the echo service closed early');
+    const reply = await readReply(stream, {
+      max: payload.length,
+      atLeast: payload.length,
+      signal,
+      what: 'echo reply',
+    });
+    if (reply.length < payload.length)
+      throw new CliError('connection_failed', 'the echo service closed early');
     return { seq, bytes: reply.length, rtt_ms: round(performance.now() - t0) };
   } catch (err) {
     const e = timedOut(signal) ? new CliError('timeout', 'timeout') : toCliError(err);
@@ -98,9 +109,13 @@ export const pingCommands = [
       const data = { target: formatAddr(addr), results, timeout: timedOut(signal) };
       if (results.length > 0 && results.every((r) => r.error)) {
         const last = results[results.length - 1];
-        throw new CliError(data.timeout || last.error === 'timeout' ? 'timeout' : 'connection_failed', `no reply from ${data.target}: ${last.error}`, {
-          hint: 'is the node online, and does it run the echo service?',
-        });
+        throw new CliError(
+          data.timeout || last.error === 'timeout' ? 'timeout' : 'connection_failed',
+          `no reply from ${data.target}: ${last.error}`,
+          {
+            hint: 'is the node online, and does it run the echo service?',
+          },
+        );
       }
       return data;
     },
@@ -109,10 +124,14 @@ export const pingCommands = [
       const rtts = ok.map((r) => r.rtt_ms);
       const loss = Math.round(((d.results.length - ok.length) / Math.max(1, d.results.length)) * 100);
       out.line(`--- ${d.target} ping statistics ---`);
-      out.line(`${d.results.length} sent, ${ok.length} received, ${loss}% loss${d.timeout ? ' (time limit reached)' : ''}`);
+      out.line(
+        `${d.results.length} sent, ${ok.length} received, ${loss}% loss${d.timeout ? ' (time limit reached)' : ''}`,
+      );
       if (rtts.length > 0) {
         const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
-        out.line(`rtt min/avg/max = ${Math.min(...rtts).toFixed(2)}/${avg.toFixed(2)}/${Math.max(...rtts).toFixed(2)} ms`);
+        out.line(
+          `rtt min/avg/max = ${Math.min(...rtts).toFixed(2)}/${avg.toFixed(2)}/${Math.max(...rtts).toFixed(2)} ms`,
+        );
       }
     },
   }),
@@ -135,7 +154,10 @@ export const pingCommands = [
     async run(ctx, input) {
       const mb = Number(input.args.size_mb);
       if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) {
-        throw new CliError('invalid_argument', `size "${String(input.args.size_mb)}" must be a number of MiB in (0, 4096]`);
+        throw new CliError(
+          'invalid_argument',
+          `size "${String(input.args.size_mb)}" must be a number of MiB in (0, 4096]`,
+        );
       }
       const total = Math.round(mb * MIB);
       const signal = deadline(ctx.signal, input.flags.timeout as number);
@@ -143,7 +165,7 @@ export const pingCommands = [
       const stream = await (await ctx.driver()).dial(addr, PORT_ECHO, { signal });
       const chunk = Buffer.alloc(BENCH_CHUNK, 0x61);
       const t0 = performance.now();
-      let sendMs = 0;
+      let sendMs: number;
       let echoed = 0;
       const received = readReply(stream, {
         max: total,
@@ -155,7 +177,7 @@ export const pingCommands = [
       });
       received.catch(() => {});
       try {
-        for (let sent = 0; sent < total; ) {
+        for (let sent = 0; sent < total;) {
           const n = Math.min(BENCH_CHUNK, total - sent);
           const ok = stream.write(n === BENCH_CHUNK ? chunk : chunk.subarray(0, n));
           sent += n;
@@ -180,7 +202,9 @@ export const pingCommands = [
     },
     text: (d, out) => {
       out.line(`sent ${d.sent_bytes} bytes in ${d.send_duration_ms.toFixed(1)} ms (${d.send_mbps} MiB/s)`);
-      out.line(`echoed ${d.recv_bytes} bytes in ${d.total_duration_ms.toFixed(1)} ms (${d.total_mbps} MiB/s)`);
+      out.line(
+        `echoed ${d.recv_bytes} bytes in ${d.total_duration_ms.toFixed(1)} ms (${d.total_mbps} MiB/s)`,
+      );
     },
   }),
 ];
@@ -198,7 +222,11 @@ function waitDrain(stream: Stream, signal: AbortSignal): Promise<void> {
     const onDrain = (): void => done();
     const onClose = (): void => done(new CliError('connection_failed', 'the stream closed while sending'));
     const onAbort = (): void =>
-      done(timedOut(signal) ? new CliError('timeout', 'bench did not finish within the time limit') : (signal.reason as Error));
+      done(
+        timedOut(signal)
+          ? new CliError('timeout', 'bench did not finish within the time limit')
+          : (signal.reason as Error),
+      );
     stream.once('drain', onDrain);
     stream.once('close', onClose);
     stream.once('error', done);

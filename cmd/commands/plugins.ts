@@ -34,7 +34,7 @@ function rows(services: Map<string, string> | null): PluginRow[] {
     const state = services?.get(p.name) ?? null;
     return {
       name: p.name,
-      description: p.description,
+      description: p.description ?? '',
       builtin: true,
       running: services ? state === 'running' : null,
       state: services ? (state ?? 'disabled') : null,
@@ -59,7 +59,11 @@ export const pluginCommands = [
       const services = await daemonServices(ctx);
       return { plugins: rows(services), daemon: services !== null };
     },
-    text: (d, out) => out.table(d.plugins as unknown as Record<string, unknown>[], d.daemon ? ['name', 'state', 'description'] : ['name', 'description']),
+    text: (d, out) =>
+      out.table(
+        d.plugins as unknown as Record<string, unknown>[],
+        d.daemon ? ['name', 'state', 'description'] : ['name', 'description'],
+      ),
   }),
 
   command<PluginRow & { config_schema: unknown }>({
@@ -78,7 +82,8 @@ export const pluginCommands = [
       const name = input.args.name as string;
       const services = await daemonServices(ctx);
       const row = rows(services).find((r) => r.name === name);
-      if (!row) throw new CliError('not_found', `no plugin named "${name}"`, { hint: 'see `pilot plugins list`' });
+      if (!row)
+        throw new CliError('not_found', `no plugin named "${name}"`, { hint: 'see `pilot plugins list`' });
       const p = builtinPlugins.find((b) => b.name === name);
       return { ...row, config_schema: p?.configSchema ?? null };
     },

@@ -46,7 +46,10 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'find',
     'resolve a hostname to a node (through the daemon and its registry)',
-    async (ctx, a) => ({ hostname: a.hostname, ...(await (await ctx.driver()).resolveHostname(a.hostname as string)) }),
+    async (ctx, a) => ({
+      hostname: a.hostname,
+      ...(await (await ctx.driver()).resolveHostname(a.hostname as string)),
+    }),
     {
       args: [arg('hostname', 'hostname to resolve')],
       returns: { hostname: 'the name', node_id: 'node ID', address: 'node address', public: 'visibility' },
@@ -54,30 +57,53 @@ export const registryOpsCommands: CommandSpec[] = [
   ),
   viaDaemon(
     'set-hostname',
-    "claim a hostname for this node at the registry",
+    'claim a hostname for this node at the registry',
     async (ctx, a) => (await ctx.driver()).setHostname(a.hostname as string),
-    { args: [arg('hostname', 'lowercase name (a-z, 0-9, -)')], returns: { node_id: 'node ID', hostname: 'hostname' } },
+    {
+      args: [arg('hostname', 'lowercase name (a-z, 0-9, -)')],
+      returns: { node_id: 'node ID', hostname: 'hostname' },
+    },
   ),
-  viaDaemon('clear-hostname', "drop this node's hostname", async (ctx) => (await ctx.driver()).setHostname(''), {
-    returns: { node_id: 'node ID', hostname: '""' },
-  }),
-  viaDaemon('set-public', 'make this node resolvable by everyone', async (ctx) => (await ctx.driver()).setVisibility(true), {
-    returns: { node_id: 'node ID', public: 'true' },
-  }),
-  viaDaemon('set-private', 'make this node resolvable only by trusted peers', async (ctx) => (await ctx.driver()).setVisibility(false), {
-    returns: { node_id: 'node ID', public: 'false' },
-  }),
+  viaDaemon(
+    'clear-hostname',
+    "drop this node's hostname",
+    async (ctx) => (await ctx.driver()).setHostname(''),
+    {
+      returns: { node_id: 'node ID', hostname: '""' },
+    },
+  ),
+  viaDaemon(
+    'set-public',
+    'make this node resolvable by everyone',
+    async (ctx) => (await ctx.driver()).setVisibility(true),
+    {
+      returns: { node_id: 'node ID', public: 'true' },
+    },
+  ),
+  viaDaemon(
+    'set-private',
+    'make this node resolvable only by trusted peers',
+    async (ctx) => (await ctx.driver()).setVisibility(false),
+    {
+      returns: { node_id: 'node ID', public: 'false' },
+    },
+  ),
   viaDaemon(
     'set-tags',
     "set this node's tags (at most 3)",
     async (ctx, a) => {
       const tags = a.tags as string[];
       const bad = tags.find((t) => !TAG_RE.test(t));
-      if (bad !== undefined) throw new CliError('invalid_argument', `tag "${bad}" is not valid (letters, digits, . _ : -)`);
-      if (tags.length > 3) throw new CliError('invalid_argument', `too many tags (${tags.length}, at most 3)`);
+      if (bad !== undefined)
+        throw new CliError('invalid_argument', `tag "${bad}" is not valid (letters, digits, . _ : -)`);
+      if (tags.length > 3)
+        throw new CliError('invalid_argument', `too many tags (${tags.length}, at most 3)`);
       return (await ctx.driver()).setTags(tags);
     },
-    { args: [arg('tags', 'tags', { variadic: true, required: true })], returns: { node_id: 'node ID', tags: '[tags]' } },
+    {
+      args: [arg('tags', 'tags', { variadic: true, required: true })],
+      returns: { node_id: 'node ID', tags: '[tags]' },
+    },
   ),
   viaDaemon('clear-tags', "remove this node's tags", async (ctx) => (await ctx.driver()).setTags([]), {
     returns: { node_id: 'node ID', tags: '[]' },
@@ -94,24 +120,44 @@ export const registryOpsCommands: CommandSpec[] = [
     async (ctx) => ({ ...(await (await ctx.driver()).setWebhook('')), applied: true }),
     { returns: { webhook: '""', applied: 'true' } },
   ),
-  viaDaemon('enable-tasks', 'advertise that this node executes tasks', async (ctx) => (await ctx.driver()).setTaskExec(true), {
-    returns: { node_id: 'node ID', task_exec: 'true' },
-  }),
-  viaDaemon('disable-tasks', 'stop advertising task execution', async (ctx) => (await ctx.driver()).setTaskExec(false), {
-    returns: { node_id: 'node ID', task_exec: 'false' },
-  }),
-  viaDaemon('deregister', 'remove this node from the registry (until its next heartbeat re-registers it)', async (ctx) => (await ctx.driver()).deregister(), {
-    returns: { node_id: 'node ID' },
-  }),
+  viaDaemon(
+    'enable-tasks',
+    'advertise that this node executes tasks',
+    async (ctx) => (await ctx.driver()).setTaskExec(true),
+    {
+      returns: { node_id: 'node ID', task_exec: 'true' },
+    },
+  ),
+  viaDaemon(
+    'disable-tasks',
+    'stop advertising task execution',
+    async (ctx) => (await ctx.driver()).setTaskExec(false),
+    {
+      returns: { node_id: 'node ID', task_exec: 'false' },
+    },
+  ),
+  viaDaemon(
+    'deregister',
+    'remove this node from the registry (until its next heartbeat re-registers it)',
+    async (ctx) => (await ctx.driver()).deregister(),
+    {
+      returns: { node_id: 'node ID' },
+    },
+  ),
 
   command<Row>({
     name: 'lookup',
     description: "a node's registry record, asked straight from a registry",
     args: [arg('node', 'node ID, address or hostname')],
     flags: [
-      flag('registry', 'string', 'registry host:port (default: PILOT_REGISTRY, the running daemon’s, config)', {
-        placeholder: 'host:port',
-      }),
+      flag(
+        'registry',
+        'string',
+        'registry host:port (default: PILOT_REGISTRY, the running daemon’s, config)',
+        {
+          placeholder: 'host:port',
+        },
+      ),
       flag('timeout', 'duration', 'time limit', { default: '10s' }),
     ],
     returns: {
@@ -128,14 +174,20 @@ export const registryOpsCommands: CommandSpec[] = [
     async run(ctx, input) {
       const addr = await registryAddress(ctx, input.flags.registry as string | undefined);
       const timeoutMs = input.flags.timeout as number;
-      const client = new RegistryClient({ addr, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 5000), reconnectAttempts: 1 });
+      const client = new RegistryClient({
+        addr,
+        timeoutMs,
+        connectTimeoutMs: Math.min(timeoutMs, 5000),
+        reconnectAttempts: 1,
+      });
       ctx.onClose(() => client.close());
       const text = (input.args.node as string).trim();
       let nodeId: number;
       if (/^\d+$/.test(text)) nodeId = Number(text);
       else if (text.includes(':')) nodeId = parseAddr(text).node;
       else nodeId = (await client.resolveHostname(text, { signal: ctx.signal })).node_id;
-      if (!Number.isSafeInteger(nodeId) || nodeId > 0xffffffff) throw new CliError('invalid_argument', `node "${text}" out of range`);
+      if (!Number.isSafeInteger(nodeId) || nodeId > 0xffffffff)
+        throw new CliError('invalid_argument', `node "${text}" out of range`);
       const r = (await client.lookup(nodeId, { signal: ctx.signal })) as unknown as Row;
       const { type: _type, ...record } = r;
       return { address: formatAddr(makeAddr(0, nodeId)), ...record };

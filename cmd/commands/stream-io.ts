@@ -14,7 +14,8 @@ export const MAX_REPLY = 64 * 1024;
 export function parsePort(text: string | undefined, what = 'port'): number {
   const t = String(text ?? '').trim();
   const n = Number(t);
-  if (!/^\d+$/.test(t) || !isValidPort(n)) throw new CliError('invalid_argument', `${what} "${t}" must be 0..65535`);
+  if (!/^\d+$/.test(t) || !isValidPort(n))
+    throw new CliError('invalid_argument', `${what} "${t}" must be 0..65535`);
   return n;
 }
 
@@ -85,7 +86,10 @@ export const streamIoCommands = [
       flag('count', 'int', 'messages to wait for', { default: 1 }),
       flag('timeout', 'duration', 'time limit', { default: '30s' }),
     ],
-    returns: { messages: '[{seq, port, from, data, bytes}]', timeout: 'true when the time limit ended the wait' },
+    returns: {
+      messages: '[{seq, port, from, data, bytes}]',
+      timeout: 'true when the time limit ended the wait',
+    },
     async run(ctx, input) {
       const port = parsePort(input.args.port as string);
       const count = input.flags.count as number;
@@ -142,10 +146,17 @@ export const streamIoCommands = [
     daemon: true,
     args: [arg('addr', 'address, node ID or hostname'), arg('port', 'remote port', { default: '1000' })],
     flags: [
-      flag('message', 'string', 'send this, half-close and print the reply instead of an interactive session', {
-        placeholder: 'text',
+      flag(
+        'message',
+        'string',
+        'send this, half-close and print the reply instead of an interactive session',
+        {
+          placeholder: 'text',
+        },
+      ),
+      flag('timeout', 'duration', 'time limit for the dial (and the reply with --message)', {
+        default: '30s',
       }),
-      flag('timeout', 'duration', 'time limit for the dial (and the reply with --message)', { default: '30s' }),
     ],
     returns: {
       target: 'address (with --message)',
@@ -158,7 +169,8 @@ export const streamIoCommands = [
       const port = parsePort(input.args.port as string);
       const timeoutMs = input.flags.timeout as number;
       const message = input.flags.message as string | undefined;
-      if (message !== undefined) return exchange(ctx, input.args.addr as string, port, message, timeoutMs, true);
+      if (message !== undefined)
+        return exchange(ctx, input.args.addr as string, port, message, timeoutMs, true);
       const addr = await ctx.resolveAddr(input.args.addr as string);
       const stream = await (await ctx.driver()).dial(addr, port, { signal: deadline(ctx.signal, timeoutMs) });
       ctx.out.note(`connected to ${formatAddr(addr)}:${port} (Ctrl-D ends the input, Ctrl-C closes)`);

@@ -62,7 +62,8 @@ export const trustCommands: CommandSpec[] = [
       const pending = Array.isArray(r.pending) ? (r.pending as Row[]) : [];
       return { pending, total: pending.length };
     },
-    text: (d, out) => out.table(d.pending, ['node_id', 'received_at', 'justification'], 'no pending requests'),
+    text: (d, out) =>
+      out.table(d.pending, ['node_id', 'received_at', 'justification'], 'no pending requests'),
   }),
   command<{ trusted: Row[]; total: number }>({
     name: 'trust',
@@ -74,6 +75,7 @@ export const trustCommands: CommandSpec[] = [
       const trusted = Array.isArray(r.trusted) ? (r.trusted as Row[]) : [];
       return { trusted, total: trusted.length };
     },
-    text: (d, out) => out.table(d.trusted, ['node_id', 'approved_at', 'mutual', 'network'], 'no trusted peers'),
+    text: (d, out) =>
+      out.table(d.trusted, ['node_id', 'approved_at', 'mutual', 'network'], 'no trusted peers'),
   }),
 ];

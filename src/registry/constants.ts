@@ -8,6 +8,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 export const REPLICATION_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 /** A connection with no request for this long is closed (reference: 5 min read deadline). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** A message whose bytes are still arriving after this long closes the connection (slow-sender defence). */
+export const PARTIAL_FRAME_TIMEOUT_MS = 30_000;
 /** TLS handshakes must finish within this time. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Nodes not heartbeating for this long are reaped (reference: 3 min). */

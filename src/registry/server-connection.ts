@@ -16,6 +16,8 @@ import { normalizeIp } from './validation.js';
 
 export interface ConnectionLimits {
   maxMessageBytes: number;
+  /** A message still incomplete after this long closes the connection. */
+  messageTimeoutMs: number;
   idleTimeoutMs: number;
   maxProtocolErrors: number;
 }
@@ -40,6 +42,9 @@ export class ServerConnection {
   readonly #ctx: RequestContext;
   #mode = ConnectionMode.Requests;
   #protocolErrors = 0;
+  #frames = 0;
+  /** When the incomplete frame now buffered started arriving (0 = none). */
+  #partialSince = 0;
 
   constructor(
     socket: Socket,
@@ -77,12 +82,20 @@ export class ServerConnection {
     if (this.#mode !== ConnectionMode.Requests) return;
     const sock = this.#socket;
     sock.cork();
+    const framesBefore = this.#frames;
     const ok = this.#decoder.push(chunk, this.#onFrame);
     if (!ok) {
       this.#fatal(
         'ERR_REGISTRY_FRAME_TOO_LARGE',
         `message of ${this.#decoder.oversizedLength} bytes exceeds the ${this.#limits.maxMessageBytes}-byte limit`,
       );
+    } else if (this.#decoder.buffered === 0) {
+      this.#partialSince = 0;
+    } else if (this.#partialSince === 0 || this.#frames !== framesBefore) {
+      this.#partialSince = Date.now();
+    } else if (Date.now() - this.#partialSince > this.#limits.messageTimeoutMs) {
+      // A message trickled in slower than any real client sends (holding its buffer open).
+      this.#fatal('ERR_REGISTRY_BAD_REQUEST', 'message not completed in time; closing');
     }
     sock.uncork();
     if (this.#mode === ConnectionMode.Requests && sock.writableLength > WRITE_HIGH_WATER_BYTES) {
@@ -92,6 +105,7 @@ export class ServerConnection {
   };
 
   readonly #onFrame = (payload: Buffer): void => {
+    this.#frames++;
     const result = this.#dispatcher.dispatch(payload, this.#ctx);
     if (result.kind === 'answer') {
       this.#socket.write(encodeFrame(result.text));

@@ -45,6 +45,8 @@ export interface RegistryOptions {
   registrationRateLimit?: RateLimitOptions | false;
   /** Largest request frame (default 1 MiB). */
   maxMessageBytes?: number;
+  /** Close a connection whose message is still incomplete after this long (default 30 s; slow-sender defence). */
+  messageTimeoutMs?: number;
   /** Close connections idle this long (default 5 min). */
   idleTimeoutMs?: number;
   /** Simultaneous connections (default 16384). */

@@ -355,6 +355,7 @@ export class RegistryServer extends EventEmitter {
       this.#hub,
       {
         maxMessageBytes: this.#opts.maxMessageBytes ?? C.DEFAULT_MAX_MESSAGE_BYTES,
+        messageTimeoutMs: this.#opts.messageTimeoutMs ?? C.PARTIAL_FRAME_TIMEOUT_MS,
         idleTimeoutMs: this.#opts.idleTimeoutMs ?? C.DEFAULT_IDLE_TIMEOUT_MS,
         maxProtocolErrors: this.#opts.maxProtocolErrors ?? C.DEFAULT_MAX_PROTOCOL_ERRORS,
       },

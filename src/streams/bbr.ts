@@ -16,8 +16,11 @@ const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW_MS = 10_000;
 const PROBE_RTT_MS = 200;
 /** Floor on the window in segments, and in bytes: event-loop scheduling adds delay a tiny BDP cannot cover. */
-const MIN_CWND_SEGMENTS = 16;
-const MIN_CWND_BYTES = 256 * 1024;
+const MIN_CWND_SEGMENTS = 8;
+const MIN_CWND_BYTES = 64 * 1024;
+/** A round losing more than this fraction of its data bounds the in-flight data (BBRv2's loss_thresh, relaxed). */
+const LOSS_THRESH = 0.03;
+const BETA = 0.7;
 
 export enum BbrState {
   Startup = 'bbr_startup',
@@ -47,6 +50,12 @@ export class Bbr implements CongestionControl {
   #probeRttDone = 0;
   #priorCwnd = 0;
   #inRecovery = false;
+  /** Upper bound on data in flight learned from loss (Infinity until a lossy round). */
+  #inflightHi = Infinity;
+  #roundLost = 0;
+  #roundDelivered = 0;
+  #roundMaxInflight = 0;
+  #lossFreeRounds = 0;
 
   constructor(mss: number, maxCwnd = MAX_CWND) {
     this.mss = mss;
@@ -95,9 +104,12 @@ export class Bbr implements CongestionControl {
   onAck(s: AckSample): void {
     const now = s.now;
     // Round trips are counted in delivered data.
+    this.#roundDelivered += s.bytes;
+    if (s.inflight > this.#roundMaxInflight) this.#roundMaxInflight = s.inflight;
     if (s.delivered >= this.#nextRoundDelivered) {
       this.#nextRoundDelivered = s.delivered + s.inflight;
       this.#round++;
+      this.#endRoundLossCheck();
       this.#bwRounds.push(this.#bwRoundMax);
       if (this.#bwRounds.length > BW_WINDOW_ROUNDS) this.#bwRounds.shift();
       this.#bwRoundMax = 0;
@@ -118,6 +130,28 @@ export class Bbr implements CongestionControl {
     }
     this.#advanceState(now, s.inflight);
     this.#setCwnd(s);
+  }
+
+  /** At the end of each round: too much loss bounds in-flight data (and ends startup); loss-free rounds relax it. */
+  #endRoundLossCheck(): void {
+    const total = this.#roundDelivered + this.#roundLost;
+    if (this.#roundLost > 0 && total > 0 && this.#roundLost / total > LOSS_THRESH) {
+      const base = Math.max(this.#roundMaxInflight, this.cwnd / 2);
+      this.#inflightHi = Math.max(this.#floor(), base * BETA);
+      this.#lossFreeRounds = 0;
+      if (!this.#filledPipe) this.#filledPipe = true;
+    } else if (this.#inflightHi !== Infinity && ++this.#lossFreeRounds >= 2) {
+      this.#inflightHi *= 1.25;
+      if (this.#inflightHi > 4 * this.#bdp(CWND_GAIN) + this.#floor()) this.#inflightHi = Infinity;
+    }
+    this.#roundLost = 0;
+    this.#roundDelivered = 0;
+    this.#roundMaxInflight = 0;
+  }
+
+  /** Bytes newly declared lost. */
+  onLost(bytes: number): void {
+    this.#roundLost += bytes;
   }
 
   #checkFullPipe(): void {
@@ -169,7 +203,7 @@ export class Bbr implements CongestionControl {
       this.cwnd = this.#floor();
       return;
     }
-    const target = Math.max(this.#floor(), this.#bdp(CWND_GAIN));
+    const target = Math.max(this.#floor(), Math.min(this.#inflightHi, this.#bdp(CWND_GAIN)));
     if (this.#inRecovery) {
       // Packet conservation: do not grow beyond what is in flight plus what was just delivered.
       this.cwnd = Math.max(this.#floor(), Math.min(target, s.inflight + s.bytes));
@@ -177,7 +211,8 @@ export class Bbr implements CongestionControl {
     }
     if (this.#filledPipe) this.cwnd = Math.min(target, this.cwnd + s.bytes);
     else if (this.cwnd < target || this.#btlBw <= 0) this.cwnd = this.cwnd + s.bytes;
-    this.cwnd = Math.min(this.maxCwnd, Math.max(this.#floor(), this.cwnd));
+    this.cwnd = Math.min(this.maxCwnd, this.#inflightHi, Math.max(this.#floor(), this.cwnd));
+    if (this.cwnd < this.#floor()) this.cwnd = this.#floor();
   }
 
   onLoss(): void {

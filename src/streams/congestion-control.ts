@@ -32,6 +32,8 @@ export interface CongestionControl {
   pacingRate(srtt: number): number;
   onAck(s: AckSample): void;
   onLoss(): void;
+  /** Bytes newly marked lost (loss-rate tracking). */
+  onLost(bytes: number): void;
   onRecoveryEnd(): void;
   onRto(): void;
   setMss(mss: number): void;

@@ -368,7 +368,12 @@ export class Connection extends Duplex implements Stream {
     }
     const srtt = this.#rtt.srtt;
     const reorder = srtt > 0 ? Math.max(1, srtt / 4) : 5;
-    if (this.#queue.detectLosses(now, reorder) > 0 && !this.#inRecovery) {
+    const lostNow = this.#queue.detectLosses(now, reorder);
+    if (this.#queue.newlyLost > 0) {
+      this.#cc.onLost(this.#queue.newlyLost);
+      this.#queue.newlyLost = 0;
+    }
+    if (lostNow > 0 && !this.#inRecovery) {
       this.#stats.fastRetransmits++;
       this.#enterRecovery();
     }
@@ -681,8 +686,8 @@ export class Connection extends Duplex implements Stream {
     if (srtt <= 0 || !this.#host.config.pacing) return true;
     let rate = this.#cc.pacingRate(srtt); // bytes per ms
     if (rate <= 0) rate = (this.#cc.cwnd / srtt) * (this.#cc.phase === CcPhase.SlowStart ? 2 : 1.25);
-    // Node's timers cannot pace single packets: allow about a millisecond's worth per turn of the loop.
-    const burst = Math.max(4 * this.#mss, Math.min(65536, rate));
+    // Node's timers cannot pace single packets: allow a few milliseconds' worth per turn of the loop.
+    const burst = Math.max(4 * this.#mss, Math.min(262144, rate * 4));
     this.#tokens = Math.min(burst, this.#tokens + (now - this.#tokensAt) * rate);
     this.#tokensAt = now;
     if (this.#tokens >= bytes || this.#tokens >= burst) {

@@ -144,6 +144,10 @@ export class Cubic implements CongestionControl {
     this.cwnd = Math.min(this.maxCwnd, Math.max(2 * mss, next * mss));
   }
 
+  onLost(): void {
+    // CUBIC reacts per loss episode (onLoss), not per byte.
+  }
+
   /** A loss was detected (fast retransmit / SACK): multiplicative decrease, enter recovery. */
   onLoss(): void {
     if (this.phase === CcPhase.Recovery) return;

@@ -32,6 +32,8 @@ export class SendQueue {
   #segs: Segment[] = [];
   #head = 0;
   pipe = 0;
+  /** Bytes newly marked lost since the caller last read and reset it. */
+  newlyLost = 0;
   /** Bytes of payload queued in segments (sent, unacked). */
   bytes = 0;
   /** Highest sequence end covered by a SACK block. */
@@ -143,6 +145,7 @@ export class SendQueue {
       if (s.lost || seqGe(s.seq, this.highSacked)) continue;
       if (sackedAbove >= DUP_THRESH || (newestSackedSentAt > s.sentAt && now - s.sentAt > reorderMs)) {
         s.lost = true;
+        this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
           this.pipe -= s.len;
@@ -160,6 +163,7 @@ export class SendQueue {
       if (s.sacked) continue;
       if (!s.lost) {
         s.lost = true;
+        this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
           this.pipe -= s.len;

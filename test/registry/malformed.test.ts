@@ -200,6 +200,32 @@ describe('connection management', () => {
     await waitFor(() => server.stats().connections === 0);
   });
 
+  it('closes a connection that trickles one message for too long', async () => {
+    const server = await startTestRegistry({ messageTimeoutMs: 100 });
+    const raw = await RawConnection.open(server);
+    const msg = encodeFrame(JSON.stringify({ type: 'list_networks', pad: 'x'.repeat(100) }));
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i < msg.length - 1 && !raw.socket.destroyed) raw.socket.write(msg.subarray(i, ++i));
+    }, 10);
+    try {
+      expect(await raw.next(5000)).toMatchObject({ code: 'ERR_REGISTRY_BAD_REQUEST' });
+      await raw.closed;
+    } finally {
+      clearInterval(timer);
+    }
+    // Pipelined traffic whose chunks always end mid-frame is not affected.
+    const busy = await RawConnection.open(server);
+    const frames = Buffer.concat(
+      Array.from({ length: 40 }, () => encodeFrame(JSON.stringify({ type: 'list_networks' }))),
+    );
+    for (let off = 0; off < frames.length; off += 37) {
+      busy.socket.write(frames.subarray(off, off + 37));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let k = 0; k < 40; k++) expect((await busy.next()).type).toBe('list_networks_ok');
+  });
+
   it('answers ERR_REGISTRY_BUSY beyond the connection limit', async () => {
     const server = await startTestRegistry({ maxConnections: 2 });
     const r1 = await RawConnection.open(server);

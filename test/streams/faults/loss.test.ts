@@ -136,4 +136,45 @@ describe('faults: loss and corruption', () => {
     await transfer(p, 4000, randomData(256 * 1024, 24), { timeoutMs: 15_000 });
     await expectCleanedUp(p);
   });
+
+  it('combined faults: 4 concurrent 256 KiB echoes through loss, corruption, reordering, duplication, jitter', async () => {
+    const p = await faultPair({
+      streams: SMALL_SEGMENTS,
+      both: { drop: 0.02, corrupt: 0.01, reorder: 0.1, duplicate: 0.05, delayMs: 1, jitterMs: 3 },
+      seed: 9,
+    });
+    const l = await p.b.streams.listen(7);
+    void (async () => {
+      for (;;) {
+        let s: Stream;
+        try {
+          s = await l.accept();
+        } catch {
+          return;
+        }
+        s.on('error', () => {});
+        s.pipe(s);
+      }
+    })();
+    const t0 = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const c = await p.a.streams.dial(p.b.addr, 7);
+        const data = randomData(256 * 1024, 900 + i);
+        const got = readAll(c);
+        c.end(data);
+        const echoed = await within(got, 15_000, `echo ${i}`);
+        return {
+          ok: echoed.length === data.length && sha256(echoed) === sha256(data),
+          rtx: c.stats().retransmits,
+        };
+      }),
+    );
+    note(
+      `combined faults: ${(performance.now() - t0).toFixed(0)} ms, retransmits ${results.map((r) => r.rtx).join('/')}, relay ${JSON.stringify(p.relay.stats.up)}`,
+    );
+    expect(results.map((r) => r.ok)).toEqual([true, true, true, true]);
+    await l.close();
+    await expectCleanedUp(p);
+  });
 });

@@ -1,0 +1,56 @@
+/**
+ * Every `pilot` command, in help order. `registry` and `beacon` are delegated before parsing (see main.ts) and
+ * are listed here only for help and the manifest.
+ */
+import { command, type CommandSpec } from '../command-spec.js';
+import { buildManifest, type Manifest } from '../manifest.js';
+import { daemonCommands } from './daemon.js';
+import { dataExchangeCommands } from './data-exchange.js';
+import { datagramCommands } from './datagrams.js';
+import { eventCommands } from './events.js';
+import { nodeInfoCommands } from './node-info.js';
+import { pingCommands } from './ping.js';
+import { pluginCommands } from './plugins.js';
+import { registryOpsCommands } from './registry-ops.js';
+import { streamIoCommands } from './stream-io.js';
+import { trustCommands } from './trust.js';
+
+const delegated = (name: string, description: string): CommandSpec =>
+  command<undefined>({
+    name,
+    description,
+    stream: `its own command line: pilot ${name} --help`,
+    run: () => Promise.resolve(undefined),
+  });
+
+const contextCommand = command<Manifest>({
+  name: 'context',
+  description: 'machine-readable description of every command, flag and result field',
+  returns: {
+    version: 'manifest version ("1.2")',
+    commands: '[{name, description, args, flags, returns, daemon, stream?}]',
+    global_flags: 'flags valid for every command',
+    error_codes: 'codes of the error envelope',
+  },
+  run: () => Promise.resolve(buildManifest(allCommands)),
+  text: (m, out) => {
+    for (const c of m.commands as { name: string; description: string }[])
+      out.line(`${c.name.padEnd(16)} ${c.description}`);
+  },
+});
+
+export const allCommands: readonly CommandSpec[] = [
+  ...daemonCommands,
+  ...nodeInfoCommands,
+  ...pingCommands,
+  ...streamIoCommands,
+  ...datagramCommands,
+  ...dataExchangeCommands,
+  ...eventCommands,
+  ...registryOpsCommands,
+  ...trustCommands,
+  ...pluginCommands,
+  delegated('registry', 'run a registry server (pilot registry --help)'),
+  delegated('beacon', 'run a beacon server (pilot beacon --help)'),
+  contextCommand,
+];

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+/**
+ * The `pilot` executable: `pilot daemon` and the pilotctl-style client commands. See docs/cli.md.
+ */
+import { main } from './main.js';
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Exit even if a handle lingers (stdin, a socket in its close linger); writes to pipes/files are synchronous.
+setTimeout(() => process.exit(code), 250).unref();
