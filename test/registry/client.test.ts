@@ -79,6 +79,7 @@ describe('pipelining and reconnection', () => {
 
   it('reconnects with backoff to a registry that comes back on the same port', async () => {
     const first = await startRegistry({ port: 0, registrationRateLimit: false });
+    onTestFinished(() => first.close());
     const port = (first.address as { port: number }).port;
     const id = makeIdentity();
     const c = client(port, { signer: id, reconnectAttempts: 8, backoffInitialMs: 50, backoffMaxMs: 100 });
@@ -187,6 +188,7 @@ describe('TLS', () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const store = join(dir, 'reg.json');
     const s1 = await startRegistry({ port: 0, store, tls: true, registrationRateLimit: false });
+    onTestFinished(() => s1.close());
     const fp = s1.fingerprint as string;
     expect(fp).toMatch(/^[0-9a-f]{64}$/);
     const id = makeIdentity();

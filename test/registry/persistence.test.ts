@@ -24,6 +24,7 @@ describe('restart restores state', () => {
     const dir = await tempDir();
     const store = join(dir, 'registry.json');
     const s1 = await startRegistry({ port: 0, store, adminToken: 'adm', registrationRateLimit: false });
+    onTestFinished(() => s1.close());
     const a = await registerNode(s1, { hostname: 'alpha', owner: 'a@x', public: true, listenAddr: ':1234' });
     const b = await registerNode(s1);
     const gone = await registerNode(s1, { owner: 'gone@x' });
@@ -160,6 +161,7 @@ describe('debounced saving', () => {
       saveDebounceMs: 60_000,
       registrationRateLimit: false,
     });
+    onTestFinished(() => server.close());
     const n = await registerNode(server);
     expect(store.saves).toBe(0);
     n.client.close();

@@ -134,6 +134,7 @@ describe('replication', () => {
       saveDebounceMs: 20,
       standby: { host: p.host, port: p.port, token: 'rep' },
     });
+    onTestFinished(() => standby.close());
     await waitFor(() => standby.state.nodes.size === 1);
     await standby.close();
     const promoted = await startTestRegistry({ store });
@@ -143,6 +144,7 @@ describe('replication', () => {
 
   it('a standby reconnects and resynchronises when the primary comes back', async () => {
     const primary = await startRegistry({ port: 0, replicationToken: 'rep', registrationRateLimit: false });
+    onTestFinished(() => primary.close());
     const p = primary.address as { host: string; port: number };
     const standby = await startTestRegistry({
       standby: { host: p.host, port: p.port, token: 'rep', reconnectMs: 50 },
