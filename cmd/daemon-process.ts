@@ -6,7 +6,7 @@
  * checks that Info answers on the socket and lets the child go.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type DaemonInfo } from '../src/index.js';
 import { CliError, type CliErrorCode } from './errors.js';
@@ -84,11 +84,10 @@ export async function probeInfo(socket: string, timeoutMs = 2000): Promise<Daemo
 }
 
 /** The last `n` non-empty lines of a file ('' when unreadable). */
-export function tail(path: string, n = 5): string {
+export function tail(path: string, n = 5, from = 0): string {
   try {
-    const lines = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
+    const text = readFileSync(path).subarray(from).toString('utf8');
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
     return lines.slice(-n).join('\n');
   } catch {
     return '';
@@ -119,6 +118,7 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
   const pidFile = pidFilePath(o.home);
   const logFile = logFilePath(o.home);
   const logFd = openSync(logFile, 'a', 0o600);
+  const logStart = fstatSync(logFd).size;
   const child = spawn(o.execPath, [...o.execArgv, o.script, ...o.args], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'ipc'],
@@ -137,7 +137,8 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
   child.on('message', (m: ChildMessage) => {
     message ??= m;
   });
-  child.on('exit', (code, signal) => {
+  // 'close' comes after the IPC channel closed, so a message sent just before exiting is already in.
+  child.on('close', (code, signal) => {
     exited = code ?? signal ?? 'unknown';
   });
   child.on('error', () => {});
@@ -151,7 +152,7 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
       const m = message as ChildMessage | null;
       if (m?.type === 'error') fail(m.code, m.message, m.hint ?? `see the log: ${logFile}`);
       if (exited !== null) {
-        const last = tail(logFile, 3);
+        const last = tail(logFile, 3, logStart);
         fail(
           'internal',
           `the daemon exited during start (${String(exited)})${last ? `:\n${last}` : ''}`,

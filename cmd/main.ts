@@ -38,14 +38,41 @@ function normalizeArgv(argv: readonly string[], names: ReadonlySet<string>): str
   });
 }
 
+/** Take the global flags (`--json`, `--socket <path>`), valid anywhere in argv, out of it. */
+function takeGlobals(argv: readonly string[]): { rest: string[]; socket: string | undefined } {
+  const rest: string[] = [];
+  let socket: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') continue;
+    if (a === '--socket') {
+      if (i + 1 >= argv.length || argv[i + 1] === '')
+        throw new UsageError("option '--socket <path>' argument missing");
+      socket = argv[++i];
+    } else if (a.startsWith('--socket=')) {
+      socket = a.slice('--socket='.length);
+      if (socket === '') throw new UsageError("option '--socket <path>' argument missing");
+    } else rest.push(a);
+  }
+  return { rest, socket };
+}
+
 /** Run the CLI; resolves the exit code. Never calls process.exit. */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();
   const specs = allCommands;
   const normalized = normalizeArgv(argv, longFlagNames(specs));
   const json = normalized.includes('--json');
-  const rest = normalized.filter((a) => a !== '--json');
   const out = new Output(io, json);
+  let rest: string[];
+  let socket: string | undefined;
+  try {
+    ({ rest, socket } = takeGlobals(normalized));
+  } catch (err) {
+    const e = toCliError(err);
+    out.error(e);
+    return json ? 1 : e.exitCode;
+  }
 
   // Servers with their own command lines.
   if (rest[0] === 'registry') {
@@ -76,8 +103,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     specs,
     argv: rest,
     run: async (spec, input) => {
-      const globals = program.opts<{ socket?: string }>();
-      ctx = new CommandContext({ out, socket: globals.socket, signal: abort.signal, self: options.self });
+      ctx = new CommandContext({ out, socket, signal: abort.signal, self: options.self });
       const data = await spec.run(ctx, input);
       if (data !== undefined) out.ok(data, spec.text);
     },

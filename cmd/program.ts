@@ -106,9 +106,12 @@ export function buildProgram(options: ProgramOptions): Command {
   const { io, specs, argv, run } = options;
   const program = new Command('pilot')
     .description('pilot: a Pilot Protocol overlay network node and its control tool')
+    // Both are taken out of argv before parsing (valid anywhere); declared here for the help text.
     .option('--socket <path>', 'daemon IPC socket (default: $PILOT_SOCKET or /tmp/pilot.sock)')
     .option('--json', 'machine-readable output: {"status":"ok","data":...} / error envelope on stderr')
     .exitOverride()
+    // Options belong to the command they follow: `daemon start --listen x` is start's, not the group's.
+    .enablePositionalOptions()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -131,7 +134,8 @@ export function buildProgram(options: ProgramOptions): Command {
       g = program
         .command(name)
         .description(GROUPS[name] ?? name)
-        .helpCommand(false);
+        .helpCommand(false)
+        .enablePositionalOptions();
       groups.set(name, g);
     }
     return g;

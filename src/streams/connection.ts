@@ -550,8 +550,9 @@ export class Connection extends Duplex implements Stream {
     const q = this.#queue;
     const cc = this.#cc;
     for (;;) {
-      const lost = q.nextLost();
+      let lost = q.nextLost();
       if (lost !== null) {
+        if (lost.len > this.#mss && !lost.fin) lost = q.split(lost, this.#mss);
         if (q.pipe > 0 && q.pipe + lost.len > cc.cwnd) break;
         if (!this.#pace(lost.len, now)) break;
         this.#stamp(lost, now);

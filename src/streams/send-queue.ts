@@ -203,6 +203,30 @@ export class SendQueue {
     return null;
   }
 
+  /**
+   * Split a lost segment larger than `mss` into `mss`-sized lost segments in place (after a path-MTU
+   * fallback, so the retransmissions fit the smaller path). Returns the first piece.
+   */
+  split(s: Segment, mss: number): Segment {
+    if (s.fin || s.len <= mss) return s;
+    const i = this.#segs.indexOf(s, this.#head);
+    if (i < 0) return s;
+    const pieces: Segment[] = [];
+    for (let off = 0; off < s.len; off += mss) {
+      const len = Math.min(mss, s.len - off);
+      pieces.push({
+        ...s,
+        seq: (s.seq + off) >>> 0,
+        len,
+        data: s.data.subarray(off, off + len),
+        inPipe: false,
+        lost: true,
+      });
+    }
+    this.#segs.splice(i, 1, ...pieces);
+    return pieces[0];
+  }
+
   /** Record a (re)transmission of `s`. */
   transmitted(s: Segment, now: number): void {
     s.tx++;
