@@ -16,7 +16,6 @@ import {
 import { IdentityError } from './errors.js';
 
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
@@ -86,7 +85,10 @@ export function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== 32)
     throw new IdentityError('ERR_IDENTITY_INVALID_KEY', `Ed25519 public key must be 32 bytes`);
   // JWK import is an order of magnitude cheaper than DER here (about 8 µs against 80 µs).
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 export function ed25519Sign(kp: Ed25519KeyPair, message: Uint8Array): Buffer {
