@@ -38,3 +38,35 @@ describe('encrypted tunnel on loopback', () => {
     expect(b.received.length).toBe(0);
   });
 });
+
+describe('IPv6', () => {
+  it('exchanges encrypted packets over ::1, and a dual-stack node talks to an IPv4 node', async (ctx) => {
+    let a;
+    try {
+      a = await makeNode(1, { host: '::1' });
+    } catch (err) {
+      console.log(`skipping IPv6 test: cannot bind ::1 (${(err as Error).message})`);
+      ctx.skip();
+      return;
+    }
+    const b = await makeNode(2, { host: '::1' });
+    introduce(a, b);
+    a.tunnel.send(datagram(1, 2, 'over v6'));
+    await waitFor(() => b.received.length === 1);
+    expect(b.received[0].payload.toString()).toBe('over v6');
+
+    const dual = await makeNode(3, { host: '::' });
+    const v4 = await makeNode(4, { host: '127.0.0.1' });
+    dual.dir.set(4, { publicKey: v4.identity.publicKey, endpoint: v4.tunnel.address });
+    v4.dir.set(3, {
+      publicKey: dual.identity.publicKey,
+      endpoint: { host: '127.0.0.1', port: dual.tunnel.address.port },
+    });
+    dual.tunnel.send(datagram(3, 4, 'dual to v4'));
+    await waitFor(() => v4.received.length === 1);
+    v4.tunnel.send(datagram(4, 3, 'v4 to dual'));
+    await waitFor(() => dual.received.length === 1);
+    expect(dual.received[0].payload.toString()).toBe('v4 to dual');
+    expect(dual.tunnel.peer(4)?.endpoint).toBe(`127.0.0.1:${v4.tunnel.address.port}`);
+  });
+});
