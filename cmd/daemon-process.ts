@@ -10,7 +10,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeF
 import { join } from 'node:path';
 import { connect, type DaemonInfo } from '../src/index.js';
 import { CliError, type CliErrorCode } from './errors.js';
-import { sleep } from './io-util.js';
+import { deadline, sleep } from './io-util.js';
 
 export const PID_FILE = 'pilot.pid';
 export const LOG_FILE = 'pilot.log';
@@ -64,7 +64,7 @@ export function isAlive(pid: number): boolean {
 
 /** Info from the daemon on `socket`, or null when nothing answers within `timeoutMs`. */
 export async function probeInfo(socket: string, timeoutMs = 2000): Promise<DaemonInfo | null> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const signal = deadline(new AbortController().signal, timeoutMs);
   let driver;
   try {
     driver = await connect(socket, { signal, helloTimeoutMs: Math.min(1000, timeoutMs) });
@@ -147,7 +147,7 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
     throw new CliError(code, text, { hint });
   };
   try {
-    const wait = AbortSignal.timeout(Math.max(1, until - Date.now()));
+    const wait = deadline(new AbortController().signal, Math.max(1, until - Date.now()));
     while (!wait.aborted) {
       const m = message as ChildMessage | null;
       if (m?.type === 'error') fail(m.code, m.message, m.hint ?? `see the log: ${logFile}`);
@@ -165,11 +165,7 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
       }
       await sleep(50, wait);
     }
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
+    await stopProcess(pid, 2000);
     return fail(
       'timeout',
       `the daemon did not answer on ${o.socket} within ${o.timeoutMs / 1000} s`,

@@ -4,9 +4,27 @@
 import type { Stream } from '../src/index.js';
 import { CliError } from './errors.js';
 
-/** An AbortSignal that fires when `parent` fires or after `ms` (no deadline when ms is 0 or undefined). */
+/**
+ * An AbortSignal that fires when `parent` fires or after `ms` (no deadline when ms is 0 or undefined); a
+ * timeout aborts with a `TimeoutError` DOMException. (Not `AbortSignal.any([.., AbortSignal.timeout()])`:
+ * in Node 20 such a combined signal can be garbage-collected while only a pending promise waits on it, and
+ * then never fires.) The timer is unref'd and holds the controller.
+ */
 export function deadline(parent: AbortSignal, ms: number | undefined): AbortSignal {
-  return ms ? AbortSignal.any([parent, AbortSignal.timeout(ms)]) : parent;
+  if (!ms) return parent;
+  const ac = new AbortController();
+  const onParent = (): void => {
+    clearTimeout(timer);
+    ac.abort(parent.reason);
+  };
+  const timer = setTimeout(() => {
+    parent.removeEventListener('abort', onParent);
+    ac.abort(new DOMException('The operation timed out', 'TimeoutError'));
+  }, ms);
+  timer.unref();
+  if (parent.aborted) onParent();
+  else parent.addEventListener('abort', onParent, { once: true });
+  return ac.signal;
 }
 
 /** True when the signal fired because of its timeout (not an interrupt). */

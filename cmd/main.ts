@@ -57,7 +57,7 @@ function takeGlobals(argv: readonly string[]): { rest: string[]; socket: string 
   return { rest, socket };
 }
 
-/** Run the CLI; resolves the exit code. Never calls process.exit. */
+/** Run the CLI; resolves the exit code. Calls process.exit only on a second SIGINT/SIGTERM (handleSignals). */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();
   const specs = allCommands;
@@ -91,6 +91,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) abort.abort(new CliError('internal', `interrupted by ${sig}`));
+    // A second signal while the command is still winding down: give up at once.
+    else process.exit(130);
   };
   if (options.handleSignals !== false) {
     process.on('SIGINT', onSignal);
@@ -121,7 +123,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (err instanceof CommanderError) return commanderExit(err, out, program.helpInformation());
     const e = toCliError(err);
     out.error(e);
-    return e.exitCode;
+    return json ? 1 : e.exitCode;
   } finally {
     if (options.handleSignals !== false) {
       process.off('SIGINT', onSignal);

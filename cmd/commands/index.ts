@@ -19,7 +19,6 @@ const delegated = (name: string, description: string): CommandSpec =>
   command<undefined>({
     name,
     description,
-    stream: `its own command line: pilot ${name} --help`,
     run: () => Promise.resolve(undefined),
   });
 

@@ -4,7 +4,7 @@
 import { formatAddr, PORT_ECHO, type Addr, type Stream } from '../../src/index.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag } from '../command-spec.js';
-import { CliError, toCliError } from '../errors.js';
+import { CliError, toCliError, type CliErrorCode } from '../errors.js';
 import { deadline, readReply, release, sleep, timedOut } from '../io-util.js';
 
 interface PingResult {
@@ -13,6 +13,9 @@ interface PingResult {
   rtt_ms: number;
   error?: string;
 }
+
+/** The CLI code of each failed ping (not part of the result). */
+const failureCodes = new WeakMap<PingResult, CliErrorCode>();
 
 interface PingData {
   target: string;
@@ -44,7 +47,9 @@ async function pingOnce(
     return { seq, bytes: reply.length, rtt_ms: round(performance.now() - t0) };
   } catch (err) {
     const e = timedOut(signal) ? new CliError('timeout', 'timeout') : toCliError(err);
-    return { seq, bytes: 0, rtt_ms: round(performance.now() - t0), error: e.message };
+    const r = { seq, bytes: 0, rtt_ms: round(performance.now() - t0), error: e.message };
+    failureCodes.set(r, e.cliCode);
+    return r;
   } finally {
     if (stream) release(stream);
   }
@@ -110,7 +115,7 @@ export const pingCommands = [
       if (results.length > 0 && results.every((r) => r.error)) {
         const last = results[results.length - 1];
         throw new CliError(
-          data.timeout || last.error === 'timeout' ? 'timeout' : 'connection_failed',
+          failureCodes.get(last) ?? 'connection_failed',
           `no reply from ${data.target}: ${last.error}`,
           {
             hint: 'is the node online, and does it run the echo service?',

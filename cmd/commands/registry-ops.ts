@@ -25,8 +25,14 @@ function viaDaemon(
     description,
     daemon: true,
     ...extra,
-    run: (ctx, input) => call(ctx, input.args),
+    run: async (ctx, input) => withoutType(await call(ctx, input.args)),
   });
+}
+
+/** Registry answers carry their message `type` (`set_hostname_ok`, ...); the CLI result does not. */
+function withoutType(r: Json): Json {
+  const { type: _type, ...rest } = r;
+  return rest;
 }
 
 /** Registry address for `lookup`: --registry, PILOT_REGISTRY, the running daemon's, the config file's, the default. */
@@ -77,7 +83,7 @@ export const registryOpsCommands: CommandSpec[] = [
     'make this node resolvable by everyone',
     async (ctx) => (await ctx.driver()).setVisibility(true),
     {
-      returns: { node_id: 'node ID', public: 'true' },
+      returns: { node_id: 'node ID', visibility: '"public"' },
     },
   ),
   viaDaemon(
@@ -85,7 +91,7 @@ export const registryOpsCommands: CommandSpec[] = [
     'make this node resolvable only by trusted peers',
     async (ctx) => (await ctx.driver()).setVisibility(false),
     {
-      returns: { node_id: 'node ID', public: 'false' },
+      returns: { node_id: 'node ID', visibility: '"private"' },
     },
   ),
   viaDaemon(

@@ -39,6 +39,8 @@ export class Peer {
   /** An authenticated frame arrived in the current session (the peer has our key). */
   confirmed = false;
   lastRx = 0;
+  /** When the last authenticated frame arrived directly (not through the beacon relay). */
+  lastDirectRx = 0;
   lastTx = 0;
   readonly counters = new TrafficCounters();
 

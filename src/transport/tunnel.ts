@@ -6,7 +6,7 @@
  * Bad input never throws out of the receive path: every datagram is either delivered or counted as a drop
  * with a reason (see `counters()`).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Endpoint } from '../coreapi/resolver.js';
@@ -49,7 +49,32 @@ export interface TunnelQueueLimits {
   totalBytes: number;
 }
 
+/** Source of a received datagram. */
+export interface TunnelRemoteInfo {
+  address: string;
+  port: number;
+}
+
+/**
+ * The datagram socket a tunnel runs on: a node:dgram `Socket` (the default) or any already-bound object of
+ * the same shape, e.g. a socket behind a NAT simulator in tests (`TunnelOptions.socket`).
+ */
+export interface TunnelSocket {
+  send(msg: Buffer | Buffer[], port: number, address: string): void;
+  on(event: 'message', listener: (msg: Buffer, rinfo: TunnelRemoteInfo) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  address(): { address: string; port: number };
+  close(callback?: () => void): void;
+  setRecvBufferSize?(size: number): void;
+  setSendBufferSize?(size: number): void;
+}
+
 export interface TunnelOptions {
+  /**
+   * Run on this already-bound socket instead of binding one (`host`/`port` are then ignored). For NAT
+   * simulators and tests; the tunnel closes it on `close()`.
+   */
+  socket?: TunnelSocket;
   /** Bind address (IPv4 or IPv6 literal). Default 127.0.0.1. `::` binds dual-stack. */
   host?: string;
   /** Bind port; 0 picks a free one. */
@@ -105,6 +130,11 @@ const MAX_PENDING_LOOKUPS = 64;
 const MAX_KX_REQUEST_TRACKED = 4096;
 const BEACON_RELAY = 0x05;
 const BEACON_RELAY_DELIVER = 0x06;
+/**
+ * Relayed traffic from a peer switches it to relay only when no direct authenticated frame came from it for
+ * this long, so frames still in flight on the old path cannot flip a peer back and forth.
+ */
+const RELAY_STICKY_MS = 1000;
 
 /** dgram lookup that answers IP literals synchronously (no DNS, no nextTick per send). */
 function literalLookup(
@@ -126,7 +156,7 @@ function literalLookup(
 export class UdpTunnel extends EventEmitter {
   readonly encrypt: boolean;
   readonly suite: TunnelCryptoSuite;
-  #socket: Socket;
+  #socket: TunnelSocket;
   #family: 4 | 6;
   #nodeId: number;
   #identity: Ed25519KeyPair | null;
@@ -156,7 +186,7 @@ export class UdpTunnel extends EventEmitter {
   #closed = false;
   #bound: Endpoint = { host: '', port: 0 };
 
-  private constructor(opts: TunnelOptions, socket: Socket, family: 4 | 6) {
+  private constructor(opts: TunnelOptions, socket: TunnelSocket, family: 4 | 6) {
     super();
     this.encrypt = opts.encrypt ?? true;
     this.suite = opts.crypto ?? 'v2';
@@ -177,7 +207,7 @@ export class UdpTunnel extends EventEmitter {
 
   /** Bind a tunnel socket. Rejects ERR_TRANSPORT_BIND / ERR_TRANSPORT_CONFIG. */
   static async create(opts: TunnelOptions = {}): Promise<UdpTunnel> {
-    const host = opts.host ?? '127.0.0.1';
+    const host = opts.socket ? opts.socket.address().address : (opts.host ?? '127.0.0.1');
     const family = isIP(host);
     if (family === 0)
       throw new TransportError('ERR_TRANSPORT_CONFIG', `bind host must be an IP literal, got "${host}"`);
@@ -192,6 +222,11 @@ export class UdpTunnel extends EventEmitter {
         'ERR_TRANSPORT_CONFIG',
         `unknown tunnel crypto suite "${String(opts.crypto)}"`,
       );
+    }
+    if (opts.socket) {
+      const given = new UdpTunnel(opts, opts.socket, family as 4 | 6);
+      given.#start();
+      return given;
     }
     const socket = createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
@@ -227,7 +262,7 @@ export class UdpTunnel extends EventEmitter {
   #start(): void {
     const a = this.#socket.address();
     this.#bound = { host: a.address, port: a.port };
-    this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo, false));
+    this.#socket.on('message', (msg: Buffer, rinfo: TunnelRemoteInfo) => this.#onMessage(msg, rinfo, false));
     this.#socket.on('error', () => {
       this.#counters.drops.send_error++;
     });
@@ -297,10 +332,31 @@ export class UdpTunnel extends EventEmitter {
     this.#peers.delete(nodeId);
   }
 
-  /** Mark a peer as reached through the beacon relay (or not). */
+  /**
+   * Mark a peer as reached through the beacon relay (or not). Turning relay on for a peer without a session
+   * starts a key exchange through the relay at once (the direct attempts may have been lost).
+   */
   setRelay(nodeId: number, relay: boolean): void {
     const p = this.#peers.get(nodeId) ?? this.#newPeer(nodeId);
-    if (p) p.relay = relay;
+    if (!p) return;
+    const was = p.relay;
+    p.relay = relay;
+    if (relay && !was && this.encrypt && p.session === null && !this.#closed && this.#beacon !== null) {
+      this.#beginKx(p);
+    }
+  }
+
+  /**
+   * Send this node's key exchange frame straight to an endpoint (a NAT punch probe). A peer that already has
+   * our key takes it as proof of a direct path and moves to that path.
+   */
+  sendKxTo(to: Endpoint): void {
+    if (this.#closed || this.#nodeId === 0 || !this.encrypt) return;
+    if (this.#identity === null && !this.#allowUnauth) return;
+    const frame = this.#ownKxFrame();
+    this.sendRaw(frame, to);
+    this.#counters.txPackets++;
+    this.#counters.txBytes += frame.length;
   }
 
   hasSession(nodeId: number): boolean {
@@ -387,7 +443,7 @@ export class UdpTunnel extends EventEmitter {
 
   // ---- receive path ------------------------------------------------------------------------------
 
-  #onMessage(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+  #onMessage(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     const c = this.#counters;
     if (!relayed) {
       c.rxPackets++;
@@ -428,7 +484,7 @@ export class UdpTunnel extends EventEmitter {
     if (peer !== null) peer.counters.drops[reason]++;
   }
 
-  #onPils(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+  #onPils(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (!this.encrypt) return this.#drop('kx_unexpected', null);
     if (msg.length < PILS_MIN_SIZE) return this.#drop('short', null);
     const nodeId = msg.readUInt32BE(4);
@@ -460,21 +516,24 @@ export class UdpTunnel extends EventEmitter {
     if (pkt === null) return this.#drop('bad_packet', peer);
     if (pkt.src.node !== nodeId) return this.#drop('spoofed_source', peer);
     peer.confirmed = true;
-    if (!relayed && (rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost)) {
-      // Authenticated traffic from a new endpoint: the peer moved (NAT rebinding); follow it.
-      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
-      peer.relay = false;
-      this.emit('endpoint', nodeId, peer.endpoint);
+    const now = Date.now();
+    if (relayed) {
+      if (!peer.relay) this.#relayedFrom(peer, now);
+    } else {
+      peer.lastDirectRx = now;
+      if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
+        this.#directFrom(peer, rinfo);
+      }
     }
     peer.counters.rxPackets++;
     peer.counters.rxBytes += msg.length;
     peer.counters.delivered++;
-    peer.lastRx = Date.now();
+    peer.lastRx = now;
     this.#counters.delivered++;
     if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
   }
 
-  #onPilt(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+  #onPilt(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (this.encrypt) return this.#drop('plaintext_refused', null);
     const pkt = tryDecodePacket(msg, this.#failure, 4);
     if (pkt === null) return this.#drop('bad_packet', null);
@@ -496,7 +555,7 @@ export class UdpTunnel extends EventEmitter {
     if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
   }
 
-  #onPila(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+  #onPila(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (!this.encrypt) return this.#drop('kx_unexpected', null);
     if (msg.length !== PILA_SIZE) return this.#drop('bad_frame', null);
     const nodeId = msg.readUInt32BE(4);
@@ -544,7 +603,7 @@ export class UdpTunnel extends EventEmitter {
   #finishPila(
     nodeId: number,
     msg: Buffer,
-    rinfo: RemoteInfo,
+    rinfo: TunnelRemoteInfo,
     relayed: boolean,
     expected: Buffer | null,
   ): void {
@@ -558,7 +617,7 @@ export class UdpTunnel extends EventEmitter {
     this.#install(nodeId, Buffer.from(x), true, Buffer.from(ed), Buffer.from(sig), rinfo, relayed);
   }
 
-  #onPilk(msg: Buffer, rinfo: RemoteInfo, relayed: boolean): void {
+  #onPilk(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (!this.encrypt) return this.#drop('kx_unexpected', null);
     if (msg.length !== PILK_SIZE) return this.#drop('bad_frame', null);
     const nodeId = msg.readUInt32BE(4);
@@ -591,7 +650,13 @@ export class UdpTunnel extends EventEmitter {
     this.#finishPilk(nodeId, msg, rinfo, relayed, known);
   }
 
-  #finishPilk(nodeId: number, msg: Buffer, rinfo: RemoteInfo, relayed: boolean, known: Buffer | null): void {
+  #finishPilk(
+    nodeId: number,
+    msg: Buffer,
+    rinfo: TunnelRemoteInfo,
+    relayed: boolean,
+    known: Buffer | null,
+  ): void {
     if (known !== null) {
       // The peer has a registered key: an unauthenticated exchange would be a downgrade.
       this.#drop('kx_unauthenticated_refused', null);
@@ -610,7 +675,7 @@ export class UdpTunnel extends EventEmitter {
     authenticated: boolean,
     ed: Buffer | null,
     sig: Buffer | null,
-    rinfo: RemoteInfo,
+    rinfo: TunnelRemoteInfo,
     relayed: boolean,
   ): void {
     let peer = this.#peers.get(nodeId);
@@ -648,10 +713,11 @@ export class UdpTunnel extends EventEmitter {
     peer.dupKxReplies = 0;
     peer.kxAttempts = 0;
     if (!relayed) {
-      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
-      peer.relay = false;
-    } else if (peer.endpoint === null) {
-      peer.relay = true;
+      peer.lastDirectRx = Date.now();
+      if (peer.relay) this.#directFrom(peer, rinfo);
+      else this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+    } else if (!peer.relay) {
+      this.#relayedFrom(peer, Date.now());
     }
     // Reply with our key unless this answers the exchange we just started (the peer has our key then).
     if (!wasKeying || rekeyed) this.#sendKx(peer);
@@ -660,10 +726,14 @@ export class UdpTunnel extends EventEmitter {
     this.emit('established', ev);
   }
 
-  #onDuplicateKx(peer: Peer, rinfo: RemoteInfo, relayed: boolean): void {
-    if (!relayed && (rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost)) {
-      this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
-      peer.relay = false;
+  #onDuplicateKx(peer: Peer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
+    if (!relayed) {
+      peer.lastDirectRx = Date.now();
+      if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
+        this.#directFrom(peer, rinfo);
+      }
+    } else if (!peer.relay) {
+      this.#relayedFrom(peer, Date.now());
     }
     // The peer repeats its exchange: it may not have ours. Answer a bounded number of times.
     if (!peer.confirmed && peer.dupKxReplies < 3) {
@@ -672,8 +742,32 @@ export class UdpTunnel extends EventEmitter {
     }
   }
 
+  /**
+   * Authenticated direct traffic from `peer` at `rinfo`: follow it there (NAT rebinding) and leave the relay.
+   * Emits 'endpoint' (nodeId, endpoint) when it moved and 'direct' (nodeId, endpoint) when it left the relay.
+   */
+  #directFrom(peer: Peer, rinfo: TunnelRemoteInfo): void {
+    const moved = rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost;
+    if (moved) this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
+    if (peer.relay) {
+      peer.relay = false;
+      this.emit('direct', peer.nodeId, peer.endpoint);
+    }
+    if (moved) this.emit('endpoint', peer.nodeId, peer.endpoint);
+  }
+
+  /**
+   * Authenticated traffic from `peer` through the beacon: answer the same way (reference: RelayDeliver marks the
+   * sender as a relay peer), unless a direct frame came from it very recently. Emits 'relay' (nodeId).
+   */
+  #relayedFrom(peer: Peer, now: number): void {
+    if (peer.endpoint !== null && now - peer.lastDirectRx < RELAY_STICKY_MS) return;
+    peer.relay = true;
+    this.emit('relay', peer.nodeId);
+  }
+
   /** A frame we cannot open: tell the sender our current key (rate-limited per node ID). */
-  #kxRequest(nodeId: number, rinfo: RemoteInfo, relayed: boolean): void {
+  #kxRequest(nodeId: number, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (nodeId === 0 || this.#nodeId === 0 || (this.#identity === null && !this.#allowUnauth)) return;
     const now = Date.now();
     const last = this.#kxRequests.get(nodeId);
@@ -691,7 +785,7 @@ export class UdpTunnel extends EventEmitter {
     this.#counters.txBytes += frame.length;
   }
 
-  #onBeaconMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  #onBeaconMessage(msg: Buffer, rinfo: TunnelRemoteInfo): void {
     if (msg[0] === BEACON_RELAY_DELIVER) {
       if (msg.length < 9) return this.#drop('short', null);
       // RelayDeliver: sender ID (4) + inner tunnel frame, processed as if received directly.

@@ -1,7 +1,8 @@
 /** Numbers of the trust handshake (reference §9) and of our trust manager. */
+import { PORT_HANDSHAKE } from '../../coreapi/ports.js';
 
-/** The well-known port of the trust handshake service. */
-export const HANDSHAKE_PORT = 444;
+/** The well-known port of the trust handshake service (444). */
+export const HANDSHAKE_PORT = PORT_HANDSHAKE;
 
 /** A handshake message must fit one segment: larger inbound messages are dropped. */
 export const MAX_MESSAGE_BYTES = 4096;

@@ -85,37 +85,47 @@ export async function deliverDirect(
   return { delivered, closed: closeWithin(s, CLOSE_GRACE_MS) };
 }
 
+/** What {@link readHandshake} found, and when the stream is done with. */
+export interface InboundMessage {
+  readonly result: DecodeResult;
+  /** Settles once the stream is closed (bounded by a short grace period). */
+  readonly closed: Promise<void>;
+}
+
 /**
- * Read one handshake message from an inbound stream. Resolves with the decoded message or the drop reason
- * (oversized, malformed, timeout). Never rejects. The stream is half-closed afterwards and destroyed if the
- * peer does not close within a short grace.
+ * Read one handshake message from an inbound stream: the decoded message or the drop reason (oversized,
+ * malformed, timeout). Never rejects. Afterwards the stream is half-closed (or reset on oversize/timeout) and
+ * destroyed if the peer does not close within a short grace.
  */
 export function readHandshake(
   s: Stream,
-  options: { timeoutMs?: number; maxBytes?: number } = {},
-): Promise<DecodeResult> {
+  options: { timeoutMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
+): Promise<InboundMessage> {
   const maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES;
   s.on('error', noop);
-  return new Promise<DecodeResult>((resolve) => {
+  return new Promise<InboundMessage>((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let last: DecodeResult = { ok: false, reason: 'malformed', detail: 'empty' };
     let settled = false;
-    const settle = (r: DecodeResult, destroy: boolean): void => {
+    const settle = (result: DecodeResult, reset: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       s.off('data', onData);
       s.off('end', onEnd);
       s.off('close', onEnd);
-      if (destroy) {
+      let closed: Promise<void>;
+      if (reset) {
         s.destroy();
+        closed = Promise.resolve();
       } else {
         s.on('data', noop);
         s.end();
-        void closeWithin(s, CLOSE_GRACE_MS);
+        closed = closeWithin(s, CLOSE_GRACE_MS);
       }
-      resolve(r);
+      resolve({ result, closed });
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -125,15 +135,19 @@ export function readHandshake(
       }
       chunks.push(chunk);
       last = decodeHandshakeMessage(chunks.length === 1 ? chunk : Buffer.concat(chunks, size));
-      if (last.ok || last.reason !== 'malformed' || last.detail !== 'not valid JSON') settle(last, false);
+      // Incomplete JSON may still grow into a message; anything else is final.
+      if (last.ok || last.detail !== 'not valid JSON') settle(last, false);
     };
     const onEnd = (): void => settle(last, false);
     const timer = setTimeout(
       () => settle({ ok: false, reason: 'timeout', detail: 'no complete message in time' }, true),
       options.timeoutMs ?? READ_TIMEOUT_MS,
     );
+    const onAbort = (): void => settle({ ok: false, reason: 'timeout', detail: 'shutting down' }, true);
     s.on('data', onData);
     s.on('end', onEnd);
     s.on('close', onEnd);
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

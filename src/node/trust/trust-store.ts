@@ -146,6 +146,33 @@ export class TrustStore {
     if (r && r.publicKey === '' && publicKey !== '') this.#trusted.set(nodeId, { ...r, publicKey });
   }
 
+  /** Pending requests as the IPC reports them (`received_at` in unix seconds). */
+  pendingRows(): { node_id: number; public_key: string; justification: string; received_at: number }[] {
+    return this.pending().map((r) => ({
+      node_id: r.nodeId,
+      public_key: r.publicKey,
+      justification: r.justification,
+      received_at: Math.floor(r.receivedAt.getTime() / 1000),
+    }));
+  }
+
+  /** Trusted peers as the IPC reports them (`approved_at` RFC 3339, `network` 0 when none). */
+  trustedRows(): {
+    node_id: number;
+    public_key: string;
+    approved_at: string;
+    mutual: boolean;
+    network: number;
+  }[] {
+    return this.trusted().map((r) => ({
+      node_id: r.nodeId,
+      public_key: r.publicKey,
+      approved_at: r.approvedAt.toISOString(),
+      mutual: r.mutual,
+      network: r.network,
+    }));
+  }
+
   toJSON(): TrustFileJson {
     return {
       trusted: this.trusted().map((r) => ({
@@ -176,7 +203,8 @@ export class TrustStore {
       if (v === undefined || v === null) return [];
       if (!Array.isArray(v)) throw bad(`"${key}" must be a list`);
       return v.map((e, i) => {
-        if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad(`${key}[${i}] is not an object`);
+        if (typeof e !== 'object' || e === null || Array.isArray(e))
+          throw bad(`${key}[${i}] is not an object`);
         return e as Record<string, unknown>;
       });
     };

@@ -29,7 +29,7 @@ describe('faults: clean path', () => {
   it('handshake: 1 KiB round trip', async () => {
     const p = await faultPair();
     const l = await p.b.streams.listen(7);
-    void l.accept().then(echo);
+    void l.accept().then(echo, () => {});
     const c = await p.a.streams.dial(p.b.addr, 7);
     const data = randomData(1024, 11);
     const got = readAll(c);
@@ -127,6 +127,38 @@ describe('faults: clean path', () => {
     const p = await faultPair();
     const data = randomData(256 * 1024, 5);
     await transfer(p, 4000, data);
+    await expectCleanedUp(p);
+  });
+
+  // BUG (src/streams/connection.ts, #onData): the in-order path calls #deliver(data) (Readable.push, which
+  // emits 'data' synchronously in flowing mode) *before* advancing #rcvNxt. An application that answers inside
+  // its 'data' handler (any echo / request-response server) sends its reply with the stale ACK number, and
+  // #emit() then clears #ackPending, after which #onData increments it and arms the delayed-ACK timer. So the
+  // peer's data is acknowledged only by the delayed ACK (40 ms by default), and because FIN waits until all
+  // data is acknowledged, every request/response stream takes ~40 ms extra to close. Trace (1 KiB echo,
+  // then A.end()): 0 ms A end() / 39.8 ms B> ACK (the delayed ACK) / 40.5 ms A> FIN / 41.2 ms B> FIN.
+  // Fix: advance #rcvNxt (and drain the reassembly buffer) before pushing, i.e. collect the chunks, update
+  // the sequence state, then push them.
+  it.fails('a reply sent from the data handler acknowledges the request (no delayed-ACK wait)', async () => {
+    const p = await faultPair({ streams: { delayedAckMs: 500 } });
+    const l = await p.b.streams.listen(7);
+    void l.accept().then(echo, () => {});
+    const c = await p.a.streams.dial(p.b.addr, 7);
+    const got = readAll(c);
+    c.write(randomData(1024, 12));
+    await within(new Promise((r) => c.once('data', r)), 5000, 'echo');
+    // The reply itself must have carried the acknowledgement of the request.
+    await new Promise((r) => setImmediate(r));
+    const inFlight = c.stats().inFlight;
+    const t0 = performance.now();
+    c.end();
+    await within(got, 5000, 'close');
+    const closeMs = performance.now() - t0;
+    note(
+      `echo reply: ${inFlight} bytes still unacknowledged after the reply, close took ${closeMs.toFixed(0)} ms`,
+    );
+    expect(inFlight).toBe(0);
+    expect(closeMs).toBeLessThan(250);
     await expectCleanedUp(p);
   });
 });

@@ -134,6 +134,8 @@ export async function transfer(
     })();
     const c = await p.a.streams.dial(p.b.addr, port);
     const clientEnd = readAll(c);
+    // Awaited below only on success; never an unhandled rejection when the transfer fails first.
+    clientEnd.catch(() => {});
     opts.onDial?.(c);
     if (opts.chunk === undefined) c.end(data);
     else {

@@ -73,10 +73,13 @@ describe('faults: peer death', () => {
   it('abrupt kill while A only receives: A errors by idle timeout, no hang', async () => {
     const p = await faultPair({ streams: QUICK_DEATH });
     const l = await p.b.streams.listen(1000);
-    void l.accept().then((s) => {
-      s.on('error', () => {});
-      s.write(randomData(8 * MiB, 52));
-    });
+    void l.accept().then(
+      (s) => {
+        s.on('error', () => {});
+        s.write(randomData(8 * MiB, 52));
+      },
+      () => {},
+    );
     const c = await p.a.streams.dial(p.b.addr, 1000);
     const err = closeError(c);
     let received = 0;

@@ -1,0 +1,606 @@
+/**
+ * NAT traversal for a node (reference §5, §5.1): endpoint discovery through the beacon, coordinated hole
+ * punching, and the fallback to the beacon relay, all on the tunnel's one UDP socket (so the beacon, the
+ * registry and peers see the same NAT mapping).
+ *
+ * - Discovery: `discover()` sends Discover from the tunnel socket and resolves with the DiscoverReply's
+ *   endpoint (the node registers it); after `start()` a Discover with the node ID goes out every
+ *   `discoverIntervalMs`, which keeps the beacon's entry (punch and relay need it) and the NAT mapping alive.
+ * - Dial path: the first SYN goes directly to the registered endpoint, and (reference `ensureTunnel`) a
+ *   first contact also sends PunchRequest(self, peer): the beacon sends PunchCommand to both sides, which
+ *   then send PILP punches and their key exchange to each other's observed endpoint. The streams stack's
+ *   `'syn-retry'` events drive the rest: retries from `punchAttempt` ask for the punch again; from retry
+ *   `relayAttempt` on, a peer that delivered nothing directly goes to the relay (`tunnel.setRelay`).
+ *   A PILP from a peer being punched is answered with a punch and our key exchange.
+ * - Back to direct: authenticated direct traffic from a relayed peer makes the tunnel leave the relay; a
+ *   relayed peer's punch is retried with a doubling interval so that a path that opens later is found.
+ */
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { AbortError } from '../../coreapi/errors.js';
+import type { EventBus } from '../../coreapi/events.js';
+import { silentLogger, type Logger } from '../../coreapi/logger.js';
+import type { Endpoint } from '../../coreapi/resolver.js';
+import {
+  BeaconMsgType,
+  decodeBeaconMessage,
+  encodeDiscover,
+  encodePunchRequest,
+  type BeaconMessage,
+} from '../../beacon/index.js';
+import { PeerState, type PeerInfoSnapshot } from '../../transport/peer.js';
+import type { EstablishedEvent, UdpTunnel } from '../../transport/tunnel.js';
+import { formatEndpoint, normalizeHost, registrationAddr, sameEndpoint } from './endpoint.js';
+import { NatBeaconResolveError, NatClosedError } from './errors.js';
+import {
+  resolveNatOptions,
+  type NatTraversalOptions,
+  type ResolvedNatOptions,
+  type SynRetrySource,
+} from './options.js';
+
+export enum NatState {
+  /** Created; `discover()` may run; no timers. */
+  Idle = 'idle',
+  /** `start()` ran: keep-alive Discover, dial-path handling. */
+  Running = 'running',
+  Closed = 'closed',
+}
+
+export type NatDropReason = 'malformed' | 'not_from_beacon' | 'unexpected';
+
+export interface NatStats {
+  discoversSent: number;
+  discoverReplies: number;
+  punchRequests: number;
+  punchCommands: number;
+  /** PILP frames sent (on PunchCommand and in answers). */
+  punchesSent: number;
+  punchesReceived: number;
+  /** PILPs answered with a punch and our key exchange. */
+  punchAnswers: number;
+  punchSucceeded: number;
+  /** Peers switched to the relay (by a dial or by their relayed traffic). */
+  relayActivations: number;
+  /** Relayed peers that went back to a direct path. */
+  directRestored: number;
+  dropped: Record<NatDropReason, number>;
+}
+
+/** `'syn-retry'` payload of the streams stack. */
+export interface SynRetryEvent {
+  node: number;
+  port: number;
+  attempt: number;
+}
+
+export interface NatDiscoveredEvent {
+  endpoint: Endpoint;
+  previous: Endpoint | null;
+}
+
+export interface NatPeerEvent {
+  nodeId: number;
+  endpoint: Endpoint | null;
+}
+
+export interface NatRelayEvent {
+  nodeId: number;
+  /** First time this peer went to the relay since the node started. */
+  first: boolean;
+  /** `dial`: our SYN retries ran out; `peer`: the peer's traffic came through the relay. */
+  cause: 'dial' | 'peer';
+}
+
+export interface NatStartDeps {
+  streams?: SynRetrySource | null;
+  events?: EventBus | null;
+}
+
+interface RelayedPeer {
+  interval: number;
+  nextAt: number;
+}
+
+/** Least time between two answers to one peer's punches. */
+const ANSWER_INTERVAL_MS = 200;
+/** Bounds of the per-peer bookkeeping maps (cleared when exceeded; only rare events add entries). */
+const MAX_TRACKED = 4096;
+const MAX_EVER_RELAYED = 65_536;
+
+/** `host:port` of a peer snapshot (IPv6 hosts are printed without brackets there). */
+function endpointOf(info: PeerInfoSnapshot | null): Endpoint | null {
+  if (info === null || info.endpoint === null) return null;
+  const i = info.endpoint.lastIndexOf(':');
+  return { host: info.endpoint.slice(0, i), port: Number(info.endpoint.slice(i + 1)) };
+}
+
+export class NatTraversal extends EventEmitter {
+  readonly options: ResolvedNatOptions;
+  readonly #tunnel: UdpTunnel;
+  readonly #log: Logger;
+  #streams: SynRetrySource | null;
+  #events: EventBus | null;
+  #state = NatState.Idle;
+  #beacon: Endpoint | null = null;
+  #beaconReady: Promise<Endpoint | null> | null = null;
+  #observed: Endpoint | null = null;
+  #discoveredUnpublished = false;
+  #waiters = new Set<(ep: Endpoint | null) => void>();
+  #keepalive: NodeJS.Timeout | null = null;
+  #repunch: NodeJS.Timeout | null = null;
+  /** Peer → when we last asked the beacon to punch to it (or it punched us while expected). */
+  #episodes = new Map<number, number>();
+  /** IP of a PunchCommand's endpoint → when it came. */
+  #commands = new Map<string, number>();
+  #answered = new Map<number, number>();
+  #succeeded = new Map<number, number>();
+  /** Dial bookkeeping: delivered-packet count of the peer at the dial's first SYN retry. */
+  #deliveredAtRetry = new Map<number, number>();
+  #relayed = new Map<number, RelayedPeer>();
+  #everRelayed = new Set<number>();
+  #stats: NatStats = {
+    discoversSent: 0,
+    discoverReplies: 0,
+    punchRequests: 0,
+    punchCommands: 0,
+    punchesSent: 0,
+    punchesReceived: 0,
+    punchAnswers: 0,
+    punchSucceeded: 0,
+    relayActivations: 0,
+    directRestored: 0,
+    dropped: { malformed: 0, not_from_beacon: 0, unexpected: 0 },
+  };
+
+  constructor(options: NatTraversalOptions) {
+    super();
+    this.options = resolveNatOptions(options);
+    this.#tunnel = options.tunnel;
+    this.#streams = options.streams ?? null;
+    this.#events = options.events ?? null;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'nat' });
+  }
+
+  get state(): NatState {
+    return this.#state;
+  }
+
+  /** The resolved beacon endpoint (null before resolution or without a beacon). */
+  get beacon(): Endpoint | null {
+    return this.#beacon;
+  }
+
+  /** What the beacon last saw this node's tunnel socket as (null before the first DiscoverReply). */
+  get observedEndpoint(): Endpoint | null {
+    return this.#observed;
+  }
+
+  /** The node's public endpoint: the fixed `endpoint` option, else the discovered one (or null). */
+  get publicEndpoint(): Endpoint | null {
+    return this.options.endpoint ?? this.#observed;
+  }
+
+  /**
+   * The `listen_addr` to register: the fixed endpoint, else the discovered one, else the tunnel's local
+   * address (a wildcard host as `127.0.0.1`, reference §5).
+   */
+  registrationAddr(): string {
+    if (this.options.endpoint !== null) return formatEndpoint(this.options.endpoint);
+    return registrationAddr(this.#observed ?? this.#tunnel.address);
+  }
+
+  /** Peers currently reached through the relay (by this module's knowledge). */
+  relayPeers(): number[] {
+    return [...this.#relayed.keys()];
+  }
+
+  stats(): NatStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+  }
+
+  /**
+   * Resolve the beacon's address (once) and attach to the tunnel: it relays through that beacon and hands
+   * this module the beacon's messages. Rejects ERR_NAT_BEACON_RESOLVE; resolves null without a beacon.
+   */
+  resolveBeacon(): Promise<Endpoint | null> {
+    if (this.#state === NatState.Closed) return Promise.reject(new NatClosedError());
+    this.#beaconReady ??= this.#resolveBeacon();
+    return this.#beaconReady;
+  }
+
+  async #resolveBeacon(): Promise<Endpoint | null> {
+    const b = this.options.beacon;
+    if (b === null) return null;
+    let host = b.host;
+    if (isIP(host) === 0) {
+      const family = isIP(this.#tunnel.address.host) === 6 ? 0 : 4;
+      try {
+        host = (await lookup(host, { family })).address;
+      } catch (err) {
+        this.#beaconReady = null;
+        throw new NatBeaconResolveError(`cannot resolve beacon host "${b.host}": ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    if (this.#isClosed()) return null;
+    this.#beacon = { host, port: b.port };
+    this.#tunnel.setBeacon(this.#beacon);
+    this.#tunnel.setBeaconHandler(this.#onBeacon);
+    return this.#beacon;
+  }
+
+  /**
+   * Ask the beacon how it sees the tunnel socket (Discover with the tunnel's node ID, 0 before
+   * registration). Resolves with the public endpoint to register: the fixed one when configured (no
+   * traffic), the discovered one, or null when there is no beacon, it cannot be resolved, or no reply came
+   * within `timeoutMs` (the node then registers its local address, as the reference does).
+   */
+  async discover(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Endpoint | null> {
+    if (this.#state === NatState.Closed) throw new NatClosedError();
+    if (options.signal?.aborted) throw new AbortError();
+    if (this.options.endpoint !== null) return this.options.endpoint;
+    let beacon: Endpoint | null;
+    try {
+      beacon = await this.resolveBeacon();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'beacon unresolvable; no endpoint discovery');
+      return null;
+    }
+    if (beacon === null || this.#isClosed()) return null;
+    const timeoutMs = options.timeoutMs ?? this.options.discoverTimeoutMs;
+    return new Promise<Endpoint | null>((resolve, reject) => {
+      const finish = (ep: Endpoint | null, err?: Error): void => {
+        clearInterval(retry);
+        clearTimeout(deadline);
+        this.#waiters.delete(finish);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(ep);
+      };
+      const onAbort = (): void => finish(null, new AbortError('discovery aborted'));
+      const retry = setInterval(() => this.#sendDiscover(), this.options.discoverRetryMs);
+      const deadline = setTimeout(() => {
+        this.#log.warn({ beacon: formatEndpoint(beacon) }, 'no DiscoverReply from the beacon');
+        finish(null);
+      }, timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(finish);
+      this.#sendDiscover();
+    });
+  }
+
+  /**
+   * Run: keep-alive Discover (now and every `discoverIntervalMs`), punching and relay fallback on SYN
+   * retries, punch answers, and retries of relayed peers' punches. Call after the node ID is set.
+   */
+  start(deps: NatStartDeps = {}): void {
+    if (this.#state === NatState.Closed) throw new NatClosedError();
+    if (this.#state === NatState.Running) return;
+    this.#state = NatState.Running;
+    if (deps.streams) this.#streams = deps.streams;
+    if (deps.events) this.#events = deps.events;
+    this.#streams?.on('syn-retry', this.#onSynRetry);
+    const t = this.#tunnel;
+    t.on('punch', this.#onPunch);
+    t.on('relay', this.#onTunnelRelay);
+    t.on('direct', this.#onTunnelDirect);
+    t.on('endpoint', this.#onTunnelEndpoint);
+    t.on('established', this.#onEstablished);
+    t.on('peer', this.#onNewPeer);
+    if (this.#discoveredUnpublished && this.#observed !== null) this.#publishDiscovered(this.#observed, null);
+    this.resolveBeacon().then(
+      (b) => {
+        if (b !== null && this.#state === NatState.Running) this.#sendDiscover();
+      },
+      (err: unknown) => this.#log.warn({ err: (err as Error).message }, 'beacon unresolvable'),
+    );
+    this.#keepalive = setInterval(() => this.#keepaliveTick(), this.options.discoverIntervalMs);
+    this.#keepalive.unref();
+    if (this.options.repunchIntervalMs > 0) {
+      const tick = Math.max(20, Math.min(15_000, Math.floor(this.options.repunchIntervalMs / 4)));
+      this.#repunch = setInterval(() => this.#repunchTick(), tick);
+      this.#repunch.unref();
+    }
+  }
+
+  /** Ask the beacon to coordinate a hole punch with `nodeId`. False when it cannot (no beacon, no node ID). */
+  requestPunch(nodeId: number): boolean {
+    const beacon = this.#beacon;
+    const self = this.#tunnel.nodeId;
+    if (this.#state === NatState.Closed || beacon === null || self === 0) return false;
+    if (!Number.isInteger(nodeId) || nodeId <= 0 || nodeId > 0xffffffff || nodeId === self) return false;
+    this.#tunnel.sendRaw(encodePunchRequest(self, nodeId), beacon);
+    this.#track(this.#episodes, nodeId, Date.now());
+    this.#stats.punchRequests++;
+    this.#log.debug({ peer: nodeId }, 'punch requested');
+    this.emit('punch-requested', nodeId);
+    return true;
+  }
+
+  /**
+   * Reach `nodeId` through the beacon relay from now on (what a dial does after `relayAttempt` retries).
+   * A later successful punch (direct authenticated traffic) takes the peer back to the direct path.
+   */
+  useRelay(nodeId: number): void {
+    if (this.#state === NatState.Closed) throw new NatClosedError();
+    this.#tunnel.setRelay(nodeId, true);
+    this.#markRelay(nodeId, 'dial');
+  }
+
+  /** Stop timers and detach from the tunnel and the stack. Idempotent. */
+  close(): void {
+    if (this.#state === NatState.Closed) return;
+    const wasRunning = this.#state === NatState.Running;
+    this.#state = NatState.Closed;
+    if (this.#keepalive) clearInterval(this.#keepalive);
+    if (this.#repunch) clearInterval(this.#repunch);
+    for (const w of [...this.#waiters]) w(null);
+    if (wasRunning) {
+      this.#streams?.off('syn-retry', this.#onSynRetry);
+      const t = this.#tunnel;
+      t.off('punch', this.#onPunch);
+      t.off('relay', this.#onTunnelRelay);
+      t.off('direct', this.#onTunnelDirect);
+      t.off('endpoint', this.#onTunnelEndpoint);
+      t.off('established', this.#onEstablished);
+      t.off('peer', this.#onNewPeer);
+    }
+    if (this.#beacon !== null) this.#tunnel.setBeaconHandler(null);
+  }
+
+  // ---- beacon messages ------------------------------------------------------------------------
+
+  #keepaliveTick(): void {
+    if (this.#beacon !== null || this.options.beacon === null) return this.#sendDiscover();
+    // The beacon's name did not resolve at start: try again.
+    this.resolveBeacon().then(
+      () => this.#sendDiscover(),
+      (err: unknown) => this.#log.debug({ err: (err as Error).message }, 'beacon still unresolvable'),
+    );
+  }
+
+  #sendDiscover(): void {
+    if (this.#beacon === null || this.#state === NatState.Closed) return;
+    this.#tunnel.sendRaw(encodeDiscover(this.#tunnel.nodeId), this.#beacon);
+    this.#stats.discoversSent++;
+  }
+
+  readonly #onBeacon = (msg: Buffer, from: Endpoint): void => {
+    const b = this.#beacon;
+    if (b === null || !sameEndpoint(from, b)) {
+      this.#stats.dropped.not_from_beacon++;
+      return;
+    }
+    let m: BeaconMessage;
+    try {
+      m = decodeBeaconMessage(msg);
+    } catch {
+      this.#stats.dropped.malformed++;
+      return;
+    }
+    if (m.type === BeaconMsgType.DiscoverReply) this.#onDiscoverReply(m.endpoint);
+    else if (m.type === BeaconMsgType.PunchCommand) this.#onPunchCommand(m.endpoint);
+    else this.#stats.dropped.unexpected++;
+  };
+
+  #onDiscoverReply(ep: Endpoint): void {
+    this.#stats.discoverReplies++;
+    const previous = this.#observed;
+    this.#observed = ep;
+    for (const w of [...this.#waiters]) w(ep);
+    if (previous !== null && sameEndpoint(previous, ep)) return;
+    if (this.options.endpoint !== null) return;
+    this.#log.info({ endpoint: formatEndpoint(ep) }, 'public endpoint discovered');
+    const ev: NatDiscoveredEvent = { endpoint: ep, previous };
+    this.emit('discovered', ev);
+    this.#publishDiscovered(ep, previous);
+  }
+
+  #publishDiscovered(ep: Endpoint, previous: Endpoint | null): void {
+    if (this.#events === null) {
+      this.#discoveredUnpublished = true;
+      return;
+    }
+    this.#discoveredUnpublished = false;
+    this.#events.publish('nat.discovered', {
+      endpoint: formatEndpoint(ep),
+      previous: previous === null ? null : formatEndpoint(previous),
+    });
+  }
+
+  #onPunchCommand(ep: Endpoint): void {
+    this.#stats.punchCommands++;
+    const now = Date.now();
+    this.#track(this.#commands, normalizeHost(ep.host), now);
+    const count = this.options.punchCount;
+    this.#tunnel.punch(ep, count);
+    this.#tunnel.sendKxTo(ep);
+    this.#stats.punchesSent += count;
+    const nodeId = this.#episodePeerAt(ep, now);
+    this.#log.debug({ endpoint: formatEndpoint(ep), peer: nodeId }, 'punching');
+    const ev: NatPeerEvent = { nodeId, endpoint: ep };
+    this.emit('punch-sent', ev);
+    this.#events?.publish('nat.punch_sent', { peer_node_id: nodeId, endpoint: formatEndpoint(ep) });
+  }
+
+  /** The peer we are punching for whose known endpoint is `ep` (0 when none: e.g. the beacon's other side). */
+  #episodePeerAt(ep: Endpoint, now: number): number {
+    for (const [id, at] of this.#episodes) {
+      if (now - at > this.options.punchWindowMs) continue;
+      const known = endpointOf(this.#tunnel.peer(id));
+      if (known !== null && sameEndpoint(known, ep)) return id;
+    }
+    return 0;
+  }
+
+  // ---- tunnel and stack events ----------------------------------------------------------------
+
+  readonly #onSynRetry = (e: SynRetryEvent): void => {
+    if (this.#state !== NatState.Running || this.#beacon === null) return;
+    const node = e.node;
+    const info = this.#tunnel.peer(node);
+    if (info?.relay) return;
+    const o = this.options;
+    if (e.attempt <= 1 || !this.#deliveredAtRetry.has(node)) {
+      this.#track(this.#deliveredAtRetry, node, info?.counters.delivered ?? 0);
+    }
+    if (o.relayAttempt > 0 && e.attempt >= o.relayAttempt) {
+      // A peer that delivered authenticated packets since the first retry has a working direct path.
+      const alive =
+        info !== null && info.encrypted && info.counters.delivered > (this.#deliveredAtRetry.get(node) ?? 0);
+      if (!alive) {
+        this.#deliveredAtRetry.delete(node);
+        this.useRelay(node);
+        return;
+      }
+    }
+    if (
+      o.punchAttempt > 0 &&
+      e.attempt >= o.punchAttempt &&
+      (o.relayAttempt === 0 || e.attempt < o.relayAttempt)
+    ) {
+      this.requestPunch(node);
+    }
+  };
+
+  /** A new peer row: when it turns out to be our first contact (a key exchange starts), punch at once. */
+  readonly #onNewPeer = (nodeId: number): void => {
+    if (!this.options.punchOnFirstContact || this.#beacon === null) return;
+    queueMicrotask(() => {
+      if (this.#state !== NatState.Running) return;
+      const info = this.#tunnel.peer(nodeId);
+      if (info === null || info.relay || info.encrypted) return;
+      if (info.state === PeerState.Resolving || info.state === PeerState.Keying) this.requestPunch(nodeId);
+    });
+  };
+
+  readonly #onPunch = (nodeId: number | null, ep: Endpoint): void => {
+    this.#stats.punchesReceived++;
+    const ev: NatPeerEvent = { nodeId: nodeId ?? 0, endpoint: ep };
+    this.emit('punch-received', ev);
+    if (nodeId === null || nodeId === 0 || nodeId === this.#tunnel.nodeId) return;
+    const now = Date.now();
+    const w = this.options.punchWindowMs;
+    const started = this.#episodes.get(nodeId);
+    const commanded = this.#commands.get(normalizeHost(ep.host));
+    const expected =
+      (started !== undefined && now - started <= w) ||
+      (commanded !== undefined && now - commanded <= w) ||
+      this.#relayed.has(nodeId);
+    if (!expected) return;
+    if (started === undefined || now - started > w) this.#track(this.#episodes, nodeId, now);
+    const last = this.#answered.get(nodeId);
+    if (last !== undefined && now - last < ANSWER_INTERVAL_MS) return;
+    this.#track(this.#answered, nodeId, now);
+    // The path from the peer is open: answer through it so the peer sees our side open too.
+    this.#tunnel.punch(ep, 1);
+    this.#tunnel.sendKxTo(ep);
+    this.#stats.punchesSent++;
+    this.#stats.punchAnswers++;
+  };
+
+  readonly #onTunnelRelay = (nodeId: number): void => {
+    this.#markRelay(nodeId, 'peer');
+  };
+
+  readonly #onTunnelDirect = (nodeId: number, ep: Endpoint | null): void => {
+    if (this.#relayed.delete(nodeId)) {
+      this.#stats.directRestored++;
+      this.#log.info(
+        { peer: nodeId, endpoint: ep ? formatEndpoint(ep) : null },
+        'peer back on a direct path',
+      );
+    }
+    const ev: NatPeerEvent = { nodeId, endpoint: ep };
+    this.emit('direct', ev);
+    this.#checkPunchSuccess(nodeId, ep);
+  };
+
+  readonly #onTunnelEndpoint = (nodeId: number, ep: Endpoint | null): void => {
+    this.#checkPunchSuccess(nodeId, ep);
+  };
+
+  readonly #onEstablished = (e: EstablishedEvent): void => {
+    if (!e.relay) this.#checkPunchSuccess(e.nodeId, endpointOf(this.#tunnel.peer(e.nodeId)));
+  };
+
+  #markRelay(nodeId: number, cause: 'dial' | 'peer'): void {
+    if (this.#relayed.has(nodeId)) return;
+    const now = Date.now();
+    if (this.#relayed.size >= MAX_TRACKED) this.#relayed.delete(this.#relayed.keys().next().value as number);
+    const interval = this.options.repunchIntervalMs;
+    this.#relayed.set(nodeId, { interval, nextAt: now + interval });
+    this.#stats.relayActivations++;
+    const first = !this.#everRelayed.has(nodeId);
+    if (first) {
+      if (this.#everRelayed.size >= MAX_EVER_RELAYED) this.#everRelayed.clear();
+      this.#everRelayed.add(nodeId);
+      this.#events?.publish('tunnel.relay_activated', { peer_node_id: nodeId });
+    }
+    this.#log.info({ peer: nodeId, cause }, 'peer switched to the beacon relay');
+    const ev: NatRelayEvent = { nodeId, first, cause };
+    this.emit('relay', ev);
+  }
+
+  #checkPunchSuccess(nodeId: number, ep: Endpoint | null): void {
+    const now = Date.now();
+    const w = this.options.punchWindowMs;
+    const started = this.#episodes.get(nodeId);
+    let hit = started !== undefined && now - started <= w;
+    if (!hit && ep !== null) {
+      const commanded = this.#commands.get(normalizeHost(ep.host));
+      hit = commanded !== undefined && now - commanded <= w;
+    }
+    if (!hit) return;
+    const done = this.#succeeded.get(nodeId);
+    if (done !== undefined && now - done <= w) return;
+    const info = this.#tunnel.peer(nodeId);
+    if (info === null || info.relay || !info.encrypted) return;
+    this.#episodes.delete(nodeId);
+    this.#track(this.#succeeded, nodeId, now);
+    this.#stats.punchSucceeded++;
+    const at = ep ?? endpointOf(info);
+    this.#log.info({ peer: nodeId, endpoint: at ? formatEndpoint(at) : null }, 'hole punch succeeded');
+    const ev: NatPeerEvent = { nodeId, endpoint: at };
+    this.emit('punch-succeeded', ev);
+    this.#events?.publish('nat.punch_succeeded', {
+      peer_node_id: nodeId,
+      endpoint: at ? formatEndpoint(at) : null,
+    });
+  }
+
+  #repunchTick(): void {
+    if (this.#state !== NatState.Running || this.#relayed.size === 0) return;
+    const now = Date.now();
+    const max = this.options.repunchMaxIntervalMs;
+    for (const [id, r] of this.#relayed) {
+      if (r.nextAt > now) continue;
+      const info = this.#tunnel.peer(id);
+      if (info === null || !info.relay) {
+        this.#relayed.delete(id);
+        continue;
+      }
+      r.interval = Math.min(r.interval * 2, max);
+      r.nextAt = now + r.interval;
+      this.requestPunch(id);
+    }
+  }
+
+  #isClosed(): boolean {
+    return this.#state === NatState.Closed;
+  }
+
+  /** Set `key` in a bookkeeping map, clearing it first when it is full (only rare events add entries). */
+  #track<K>(map: Map<K, number>, key: K, value: number): void {
+    if (map.size >= MAX_TRACKED && !map.has(key)) map.clear();
+    map.set(key, value);
+  }
+}
+
+/** Create the NAT traversal module of a node (see {@link NatTraversal}). Throws ERR_NAT_CONFIG. */
+export function createNatTraversal(options: NatTraversalOptions): NatTraversal {
+  return new NatTraversal(options);
+}
