@@ -40,7 +40,6 @@ export class Bbr implements CongestionControl {
   #btlBw = 0;
   #minRtt = Infinity;
   #minRttAt = 0;
-  #round = 0;
   #nextRoundDelivered = 0;
   #fullBw = 0;
   #fullBwCount = 0;
@@ -108,7 +107,6 @@ export class Bbr implements CongestionControl {
     if (s.inflight > this.#roundMaxInflight) this.#roundMaxInflight = s.inflight;
     if (s.delivered >= this.#nextRoundDelivered) {
       this.#nextRoundDelivered = s.delivered + s.inflight;
-      this.#round++;
       this.#endRoundLossCheck();
       this.#bwRounds.push(this.#bwRoundMax);
       if (this.#bwRounds.length > BW_WINDOW_ROUNDS) this.#bwRounds.shift();

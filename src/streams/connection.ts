@@ -87,6 +87,12 @@ export class Connection extends Duplex implements Stream {
   #firstSentTime = 0;
   #appLimitedUntil = 0;
   #rateSeg: Segment | null = null;
+  // RACK: send time and RTT of the most recently sent segment known delivered
+  #rackSentAt = 0;
+  #rackRtt = 0;
+  // handshake RTT sample (Karn: only when the SYN / SYN-ACK was sent once)
+  #synSentAt = 0;
+  #synRetransmitted = false;
   #rtt: RttEstimator;
   #backoff = 1;
   #rtoCount = 0;
@@ -247,10 +253,13 @@ export class Connection extends Duplex implements Stream {
   openActive(): void {
     this.state = ConnState.SYN_SENT;
     this.#sndNxt = seqAdd(this.#iss, 1);
-    this.sendSyn();
+    this.#emit(FLAG_SYN, this.#iss, 0, EMPTY);
+    this.#synSentAt = performance.now();
   }
 
+  /** SYN retransmission (the stack's dial timer). */
   sendSyn(): void {
+    this.#synRetransmitted = true;
     this.#emit(FLAG_SYN, this.#iss, 0, EMPTY);
   }
 
@@ -260,10 +269,13 @@ export class Connection extends Duplex implements Stream {
     this.#peerWnd = syn.window * WINDOW_UNIT;
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.state = ConnState.ESTABLISHED;
-    this.sendSynAck();
+    this.#emit(FLAG_SYN | FLAG_ACK, this.#iss, this.#rcvNxt, EMPTY);
+    this.#synSentAt = performance.now();
   }
 
+  /** SYN-ACK again for a duplicate SYN. */
   sendSynAck(): void {
+    this.#synRetransmitted = true;
     this.#emit(FLAG_SYN | FLAG_ACK, this.#iss, this.#rcvNxt, EMPTY);
   }
 
@@ -285,6 +297,8 @@ export class Connection extends Duplex implements Stream {
       }
       if (this.state === ConnState.SYN_SENT) {
         if (p.ack !== this.#sndNxt) return;
+        if (!this.#synRetransmitted && this.#synSentAt > 0) this.#rtt.sample(now - this.#synSentAt);
+        this.#synSentAt = 0;
         this.#rcvNxt = seqAdd(p.seq, 1);
         this.#sndUna = this.#sndNxt;
         this.#peerWnd = p.window * WINDOW_UNIT;
@@ -331,9 +345,17 @@ export class Connection extends Duplex implements Stream {
       const wasFinPending = this.#finSeg !== null && !this.#finAcked;
       this.#sndUna = ack;
       this.#dupAcks = 0;
-      this.#backoff = 1;
       this.#rtoCount = 0;
-      if (rttSample >= 0) this.#rtt.sample(rttSample);
+      if (this.#synSentAt > 0) {
+        // Passive side: the first ACK of our SYN-ACK gives the handshake's RTT sample.
+        if (!this.#synRetransmitted && rttSample < 0) rttSample = now - this.#synSentAt;
+        this.#synSentAt = 0;
+      }
+      if (rttSample >= 0) {
+        // Karn: keep the backed-off RTO until a sample from a segment sent once arrives.
+        this.#rtt.sample(rttSample);
+        this.#backoff = 1;
+      }
       if (this.#inRecovery && seqGe(ack, this.#recoveryPoint)) {
         this.#inRecovery = false;
         this.#cc.onRecoveryEnd();
@@ -366,9 +388,7 @@ export class Connection extends Duplex implements Stream {
     if (this.#queue.applySack(blocks, this.#sndUna, this.#sndNxt, this.#onSackedSeg) > 0) {
       this.#ccAck(0, -1, now, this.#sndUna, this.#pendingBytes === 0);
     }
-    const srtt = this.#rtt.srtt;
-    const reorder = srtt > 0 ? Math.max(1, srtt / 4) : 5;
-    const lostNow = this.#queue.detectLosses(now, reorder);
+    const lostNow = this.#queue.detectLosses(now, this.#reorderWindow(), this.#rackSentAt, this.#rackRtt);
     if (this.#queue.newlyLost > 0) {
       this.#cc.onLost(this.#queue.newlyLost);
       this.#queue.newlyLost = 0;
@@ -387,6 +407,10 @@ export class Connection extends Duplex implements Stream {
   #onDelivered(s: Segment, now: number): void {
     this.#delivered += s.len;
     this.#deliveredTime = now;
+    if (s.sentAt > this.#rackSentAt && (s.tx === 1 || now - s.sentAt >= this.#rtt.minRtt)) {
+      this.#rackSentAt = s.sentAt;
+      this.#rackRtt = now - s.sentAt;
+    }
     if (s.tx === 1 && (this.#rateSeg === null || s.dlv > this.#rateSeg.dlv)) this.#rateSeg = s;
   }
 
@@ -429,6 +453,13 @@ export class Connection extends Duplex implements Stream {
     s.appLimited = this.#appLimitedUntil !== 0;
   }
 
+  /** RACK reordering window: a quarter of the min RTT, widened by the RTT variation (jitter), at most srtt. */
+  #reorderWindow(): number {
+    const r = this.#rtt;
+    if (r.samples === 0) return 5;
+    return Math.min(Math.max(1, r.srtt), Math.max(1, r.minRtt / 4, r.rttvar));
+  }
+
   #enterRecovery(): void {
     this.#inRecovery = true;
     this.#recoveryPoint = this.#sndNxt;
@@ -443,13 +474,16 @@ export class Connection extends Duplex implements Stream {
       return;
     }
     if (seq === this.#rcvNxt) {
-      this.#deliver(data);
-      this.#rcvNxt = seqAdd(seq, len);
+      // Advance the ACK point before pushing: a reply written from a 'data' handler must carry it.
       if (this.#reasm.size > 0) {
-        this.#rcvNxt = this.#reasm.drain(this.#rcvNxt, (d) => this.#deliver(d));
+        const drained: Buffer[] = [data];
+        this.#rcvNxt = this.#reasm.drain(seqAdd(seq, len), (d) => drained.push(d));
         this.#ackNow = true;
+        for (const d of drained) this.#deliver(d);
       } else {
+        this.#rcvNxt = seqAdd(seq, len);
         this.#ackPending++;
+        this.#deliver(data);
       }
       this.#checkEof();
       return;
@@ -463,10 +497,12 @@ export class Connection extends Duplex implements Stream {
     // Old data; deliver any new tail (overlapping retransmission), else it is a duplicate.
     const end = seqAdd(seq, len);
     if (seqGt(end, this.#rcvNxt)) {
-      this.#deliver(data.subarray((this.#rcvNxt - seq) >>> 0));
-      this.#rcvNxt = end;
-      if (this.#reasm.size > 0) this.#rcvNxt = this.#reasm.drain(this.#rcvNxt, (d) => this.#deliver(d));
+      const drained: Buffer[] = [data.subarray((this.#rcvNxt - seq) >>> 0)];
+      this.#rcvNxt = this.#reasm.size > 0 ? this.#reasm.drain(end, (d) => drained.push(d)) : end;
+      this.#ackNow = true;
+      for (const d of drained) this.#deliver(d);
       this.#checkEof();
+      return;
     }
     this.#ackNow = true;
   }
@@ -913,6 +949,11 @@ export class Connection extends Duplex implements Stream {
     this.#pendingBytes = 0;
     this.#reasm.clear();
     this.#host.released(this, timeWait);
+  }
+
+  /** Consecutive retransmission timeouts without progress. */
+  get consecutiveTimeouts(): number {
+    return this.#rtoCount;
   }
 
   get released(): boolean {

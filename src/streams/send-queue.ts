@@ -25,9 +25,6 @@ export interface Segment {
   appLimited: boolean;
 }
 
-/** Segments above a hole that must be SACKed before the hole counts as lost (DupThresh). */
-const DUP_THRESH = 3;
-
 export class SendQueue {
   #segs: Segment[] = [];
   #head = 0;
@@ -126,24 +123,19 @@ export class SendQueue {
   }
 
   /**
-   * Mark as lost every un-SACKed segment that has at least DUP_THRESH SACKed segments above it, or that was
-   * sent before a SACKed segment more than `reorderMs` ago (a RACK-style time check). Returns how many were
-   * newly marked.
+   * RACK (RFC 8985): a segment is lost when a segment sent after it has been delivered and more than
+   * `rackRtt + reorderMs` has passed since it was (last) sent. Retransmissions are judged by their latest
+   * transmission, so a segment is not re-marked by SACKs of data sent before its retransmission.
+   * Returns how many were newly marked.
    */
-  detectLosses(now: number, reorderMs: number): number {
-    if (!this.#haveSacked) return 0;
-    let sackedAbove = 0;
-    let newestSackedSentAt = 0;
+  detectLosses(now: number, reorderMs: number, rackSentAt: number, rackRtt: number): number {
+    if (rackSentAt <= 0) return 0;
     let marked = 0;
-    for (let i = this.#segs.length - 1; i >= this.#head; i--) {
+    const deadline = rackRtt + reorderMs;
+    for (let i = this.#head; i < this.#segs.length; i++) {
       const s = this.#segs[i];
-      if (s.sacked) {
-        sackedAbove++;
-        if (s.sentAt > newestSackedSentAt) newestSackedSentAt = s.sentAt;
-        continue;
-      }
-      if (s.lost || seqGe(s.seq, this.highSacked)) continue;
-      if (sackedAbove >= DUP_THRESH || (newestSackedSentAt > s.sentAt && now - s.sentAt > reorderMs)) {
+      if (s.sacked || s.lost || s.sentAt >= rackSentAt) continue;
+      if (now - s.sentAt >= deadline) {
         s.lost = true;
         this.newlyLost += s.len;
         if (s.inPipe) {

@@ -79,6 +79,8 @@ interface PathState {
   timer: NodeJS.Timeout | null;
   /** When the last fallback happened (re-probe after a while). */
   fellBackAt: number;
+  /** A black-hole check is running. */
+  checking: boolean;
 }
 
 interface PendingPing {
@@ -366,13 +368,30 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
   }
 
   rtoFired(c: Connection): void {
-    const path = this.#paths.get(c.remoteAddr.node);
-    if (path === undefined || path.mss <= this.config.mss) return;
-    // Large segments are being lost: fall back to the base size until a later probe succeeds.
-    path.mss = this.config.mss;
-    path.fellBackAt = Date.now();
-    path.probeIdx = 0;
-    for (const x of this.connections()) if (x.remoteAddr.node === c.remoteAddr.node) x.setMss(path.mss);
+    this.emit('rto', c);
+    const node = c.remoteAddr.node;
+    const path = this.#paths.get(node);
+    // One timeout is congestion or an outage. Repeated timeouts with large segments may be an MTU black hole
+    // (RFC 8899 §4.3): confirm that a base-size probe gets through while a full-size one does not.
+    if (path === undefined || path.mss <= this.config.mss || c.consecutiveTimeouts < 2 || path.checking)
+      return;
+    path.checking = true;
+    const addr = c.remoteAddr;
+    const big = path.mss;
+    const timeoutMs = Math.min(2000, Math.max(200, 4 * (c.stats().srttMs || 50)));
+    void Promise.allSettled([
+      this.ping(addr, { size: this.config.mss, timeoutMs }),
+      this.ping(addr, { size: big, timeoutMs }),
+    ]).then(([small, large]) => {
+      path.checking = false;
+      if (this.#closed || small.status !== 'fulfilled' || large.status === 'fulfilled' || path.mss !== big)
+        return;
+      path.mss = this.config.mss;
+      path.fellBackAt = Date.now();
+      path.probeIdx = 0;
+      for (const x of this.connections()) if (x.remoteAddr.node === node) x.setMss(path.mss);
+      this.emit('pmtu-fallback', node);
+    });
   }
 
   // ---- inbound ----------------------------------------------------------------------------------
@@ -549,6 +568,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
         tries: 0,
         timer: null,
         fellBackAt: 0,
+        checking: false,
       };
       this.#paths.set(node, path);
     } else if (path.probing || path.fellBackAt === 0 || Date.now() - path.fellBackAt < 30_000) {
@@ -663,6 +683,9 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
 
   #sweep(): void {
     const now = Date.now();
+    for (const [node, path] of this.#paths) {
+      if (path.fellBackAt !== 0 && now - path.fellBackAt >= 30_000) this.#maybeProbe(node);
+    }
     const perfNow = performance.now();
     const cfg = this.config;
     for (const t of [...this.#conns.values()]) {

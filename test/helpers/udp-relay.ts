@@ -45,6 +45,9 @@ interface Lane {
   /** Time (ms, fractional) when the bandwidth-limited link is free again. */
   linkFreeAt: number;
   queued: number;
+  /** Datagrams waiting for the bandwidth-limited link, in order, with their departure times. */
+  fifo: { at: number; msg: Buffer; send: (m: Buffer) => void }[];
+  draining: boolean;
 }
 
 function mulberry32(seed: number): () => number {
@@ -58,7 +61,14 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const newStats = (): RelayStats => ({ forwarded: 0, dropped: 0, corrupted: 0, duplicated: 0, reordered: 0, queueDrops: 0 });
+const newStats = (): RelayStats => ({
+  forwarded: 0,
+  dropped: 0,
+  corrupted: 0,
+  duplicated: 0,
+  reordered: 0,
+  queueDrops: 0,
+});
 
 export class UdpRelay {
   readonly target: Endpoint;
@@ -76,11 +86,30 @@ export class UdpRelay {
     this.target = target;
     this.#rand = mulberry32(seed);
     this.#front = createSocket('udp4');
-    this.#up = { cfg: {}, stats: newStats(), held: null, linkFreeAt: 0, queued: 0 };
-    this.#down = { cfg: {}, stats: newStats(), held: null, linkFreeAt: 0, queued: 0 };
+    this.#up = {
+      cfg: {},
+      stats: newStats(),
+      held: null,
+      linkFreeAt: 0,
+      queued: 0,
+      fifo: [],
+      draining: false,
+    };
+    this.#down = {
+      cfg: {},
+      stats: newStats(),
+      held: null,
+      linkFreeAt: 0,
+      queued: 0,
+      fifo: [],
+      draining: false,
+    };
   }
 
-  static async create(target: Endpoint, opts: { up?: FaultConfig; down?: FaultConfig; seed?: number } = {}): Promise<UdpRelay> {
+  static async create(
+    target: Endpoint,
+    opts: { up?: FaultConfig; down?: FaultConfig; seed?: number } = {},
+  ): Promise<UdpRelay> {
     const r = new UdpRelay(target, opts.seed ?? 1);
     r.setFaults(opts.up ?? {}, opts.down ?? {});
     await new Promise<void>((resolve) => r.#front.bind(0, '127.0.0.1', resolve));
@@ -130,7 +159,11 @@ export class UdpRelay {
     if (existing) return Promise.resolve(existing.sock);
     const sock = createSocket('udp4');
     this.#upstream.set(key, { sock, client });
-    sock.on('message', (msg) => this.#pass(this.#down, msg, (m) => this.#front.send(m, client.port, client.host)));
+    sock.on('message', (msg) =>
+      this.#pass(this.#down, msg, (m) => {
+        if (!this.#closed) this.#front.send(m, client.port, client.host);
+      }),
+    );
     sock.on('error', () => {});
     return new Promise((resolve) => {
       sock.bind(0, '127.0.0.1', () => {
@@ -143,12 +176,22 @@ export class UdpRelay {
 
   #fromClient(msg: Buffer, rinfo: RemoteInfo): void {
     const key = `${rinfo.address}:${rinfo.port}`;
-    const u = this.#upstream.get(key);
-    const send = (sock: Socket) => (m: Buffer) => sock.send(m, this.target.port, this.target.host);
-    if (u) this.#pass(this.#up, msg, send(u.sock));
+    // Resolve the upstream socket when the datagram leaves (after delays), not when it arrives: rebind()
+    // may have replaced it meanwhile.
+    const send = (m: Buffer): void => {
+      const cur = this.#upstream.get(key);
+      if (cur && !this.#closed) {
+        try {
+          cur.sock.send(m, this.target.port, this.target.host);
+        } catch {
+          // socket closing: the datagram is lost, as on a real path
+        }
+      }
+    };
+    if (this.#upstream.has(key)) this.#pass(this.#up, msg, send);
     else
-      void this.#upstreamFor(key, { host: rinfo.address, port: rinfo.port }).then((s) => {
-        if (!this.#closed) this.#pass(this.#up, msg, send(s));
+      void this.#upstreamFor(key, { host: rinfo.address, port: rinfo.port }).then(() => {
+        if (!this.#closed) this.#pass(this.#up, msg, send);
       });
   }
 
@@ -209,8 +252,10 @@ export class UdpRelay {
 
   #emit(lane: Lane, m: Buffer, send: (m: Buffer) => void): void {
     const cfg = lane.cfg;
-    let wait = (cfg.delayMs ?? 0) + (cfg.jitterMs ? this.#rand() * cfg.jitterMs : 0);
+    const wait = (cfg.delayMs ?? 0) + (cfg.jitterMs ? this.#rand() * cfg.jitterMs : 0);
     if (cfg.bandwidth !== undefined) {
+      // A serial link: datagrams leave in arrival order at the capped rate, from one FIFO per direction
+      // (one timer per datagram would let Node's millisecond timers reorder them).
       const now = performance.now();
       const start = Math.max(now, lane.linkFreeAt);
       const queuedBytes = ((start - now) / 1000) * cfg.bandwidth;
@@ -219,10 +264,28 @@ export class UdpRelay {
         return;
       }
       lane.linkFreeAt = start + (m.length / cfg.bandwidth) * 1000;
-      wait += lane.linkFreeAt - now;
+      lane.stats.forwarded++;
+      lane.fifo.push({ at: lane.linkFreeAt + wait, msg: m, send });
+      this.#drain(lane);
+      return;
     }
     lane.stats.forwarded++;
     if (wait <= 0) send(m);
     else this.#later(wait, () => send(m));
+  }
+
+  #drain(lane: Lane): void {
+    if (lane.draining) return;
+    const now = performance.now();
+    while (lane.fifo.length > 0 && lane.fifo[0].at <= now) {
+      const d = lane.fifo.shift() as { msg: Buffer; send: (m: Buffer) => void };
+      d.send(d.msg);
+    }
+    if (lane.fifo.length === 0) return;
+    lane.draining = true;
+    this.#later(Math.max(0, lane.fifo[0].at - now), () => {
+      lane.draining = false;
+      this.#drain(lane);
+    });
   }
 }

@@ -3,9 +3,8 @@
  * NAT traversal of a node: endpoint discovery through the beacon, coordinated hole punching and the relay
  * fallback (reference §5, §5.1). The composition root creates it with the node's tunnel and wires it in.
  */
+export { createNatTraversal, NatTraversal } from './nat-traversal.js';
 export {
-  createNatTraversal,
-  NatTraversal,
   NatState,
   type NatDiscoveredEvent,
   type NatDropReason,
@@ -14,7 +13,7 @@ export {
   type NatStartDeps,
   type NatStats,
   type SynRetryEvent,
-} from './nat-traversal.js';
+} from './types.js';
 export {
   NAT_DEFAULTS,
   resolveNatOptions,

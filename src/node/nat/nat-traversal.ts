@@ -31,7 +31,7 @@ import {
 } from '../../beacon/index.js';
 import { PeerState, type PeerInfoSnapshot } from '../../transport/peer.js';
 import type { EstablishedEvent, UdpTunnel } from '../../transport/tunnel.js';
-import { formatEndpoint, normalizeHost, registrationAddr, sameEndpoint } from './endpoint.js';
+import { formatEndpoint, registrationAddr, sameEndpoint } from './endpoint.js';
 import { NatBeaconResolveError, NatClosedError } from './errors.js';
 import {
   resolveNatOptions,
@@ -39,74 +39,23 @@ import {
   type ResolvedNatOptions,
   type SynRetrySource,
 } from './options.js';
-
-export enum NatState {
-  /** Created; `discover()` may run; no timers. */
-  Idle = 'idle',
-  /** `start()` ran: keep-alive Discover, dial-path handling. */
-  Running = 'running',
-  Closed = 'closed',
-}
-
-export type NatDropReason = 'malformed' | 'not_from_beacon' | 'unexpected';
-
-export interface NatStats {
-  discoversSent: number;
-  discoverReplies: number;
-  punchRequests: number;
-  punchCommands: number;
-  /** PILP frames sent (on PunchCommand and in answers). */
-  punchesSent: number;
-  punchesReceived: number;
-  /** PILPs answered with a punch and our key exchange. */
-  punchAnswers: number;
-  punchSucceeded: number;
-  /** Peers switched to the relay (by a dial or by their relayed traffic). */
-  relayActivations: number;
-  /** Relayed peers that went back to a direct path. */
-  directRestored: number;
-  dropped: Record<NatDropReason, number>;
-}
-
-/** `'syn-retry'` payload of the streams stack. */
-export interface SynRetryEvent {
-  node: number;
-  port: number;
-  attempt: number;
-}
-
-export interface NatDiscoveredEvent {
-  endpoint: Endpoint;
-  previous: Endpoint | null;
-}
-
-export interface NatPeerEvent {
-  nodeId: number;
-  endpoint: Endpoint | null;
-}
-
-export interface NatRelayEvent {
-  nodeId: number;
-  /** First time this peer went to the relay since the node started. */
-  first: boolean;
-  /** `dial`: our SYN retries ran out; `peer`: the peer's traffic came through the relay. */
-  cause: 'dial' | 'peer';
-}
-
-export interface NatStartDeps {
-  streams?: SynRetrySource | null;
-  events?: EventBus | null;
-}
+import { MAX_TRACKED, PunchBook, track } from './punch-book.js';
+import {
+  emptyNatStats,
+  NatState,
+  type NatDiscoveredEvent,
+  type NatPeerEvent,
+  type NatRelayEvent,
+  type NatStartDeps,
+  type NatStats,
+  type SynRetryEvent,
+} from './types.js';
 
 interface RelayedPeer {
   interval: number;
   nextAt: number;
 }
 
-/** Least time between two answers to one peer's punches. */
-const ANSWER_INTERVAL_MS = 200;
-/** Bounds of the per-peer bookkeeping maps (cleared when exceeded; only rare events add entries). */
-const MAX_TRACKED = 4096;
 const MAX_EVER_RELAYED = 65_536;
 
 /** `host:port` of a peer snapshot (IPv6 hosts are printed without brackets there). */
@@ -130,33 +79,17 @@ export class NatTraversal extends EventEmitter {
   #waiters = new Set<(ep: Endpoint | null) => void>();
   #keepalive: NodeJS.Timeout | null = null;
   #repunch: NodeJS.Timeout | null = null;
-  /** Peer → when we last asked the beacon to punch to it (or it punched us while expected). */
-  #episodes = new Map<number, number>();
-  /** IP of a PunchCommand's endpoint → when it came. */
-  #commands = new Map<string, number>();
-  #answered = new Map<number, number>();
-  #succeeded = new Map<number, number>();
+  readonly #punches: PunchBook;
   /** Dial bookkeeping: delivered-packet count of the peer at the dial's first SYN retry. */
   #deliveredAtRetry = new Map<number, number>();
   #relayed = new Map<number, RelayedPeer>();
   #everRelayed = new Set<number>();
-  #stats: NatStats = {
-    discoversSent: 0,
-    discoverReplies: 0,
-    punchRequests: 0,
-    punchCommands: 0,
-    punchesSent: 0,
-    punchesReceived: 0,
-    punchAnswers: 0,
-    punchSucceeded: 0,
-    relayActivations: 0,
-    directRestored: 0,
-    dropped: { malformed: 0, not_from_beacon: 0, unexpected: 0 },
-  };
+  #stats: NatStats = emptyNatStats();
 
   constructor(options: NatTraversalOptions) {
     super();
     this.options = resolveNatOptions(options);
+    this.#punches = new PunchBook(this.options.punchWindowMs);
     this.#tunnel = options.tunnel;
     this.#streams = options.streams ?? null;
     this.#events = options.events ?? null;
@@ -313,7 +246,7 @@ export class NatTraversal extends EventEmitter {
     if (this.#state === NatState.Closed || beacon === null || self === 0) return false;
     if (!Number.isInteger(nodeId) || nodeId <= 0 || nodeId > 0xffffffff || nodeId === self) return false;
     this.#tunnel.sendRaw(encodePunchRequest(self, nodeId), beacon);
-    this.#track(this.#episodes, nodeId, Date.now());
+    this.#punches.started(nodeId, Date.now());
     this.#stats.punchRequests++;
     this.#log.debug({ peer: nodeId }, 'punch requested');
     this.emit('punch-requested', nodeId);
@@ -414,26 +347,16 @@ export class NatTraversal extends EventEmitter {
   #onPunchCommand(ep: Endpoint): void {
     this.#stats.punchCommands++;
     const now = Date.now();
-    this.#track(this.#commands, normalizeHost(ep.host), now);
+    this.#punches.commanded(ep, now);
     const count = this.options.punchCount;
     this.#tunnel.punch(ep, count);
     this.#tunnel.sendKxTo(ep);
     this.#stats.punchesSent += count;
-    const nodeId = this.#episodePeerAt(ep, now);
+    const nodeId = this.#punches.peerAt(ep, now, (id) => endpointOf(this.#tunnel.peer(id)));
     this.#log.debug({ endpoint: formatEndpoint(ep), peer: nodeId }, 'punching');
     const ev: NatPeerEvent = { nodeId, endpoint: ep };
     this.emit('punch-sent', ev);
     this.#events?.publish('nat.punch_sent', { peer_node_id: nodeId, endpoint: formatEndpoint(ep) });
-  }
-
-  /** The peer we are punching for whose known endpoint is `ep` (0 when none: e.g. the beacon's other side). */
-  #episodePeerAt(ep: Endpoint, now: number): number {
-    for (const [id, at] of this.#episodes) {
-      if (now - at > this.options.punchWindowMs) continue;
-      const known = endpointOf(this.#tunnel.peer(id));
-      if (known !== null && sameEndpoint(known, ep)) return id;
-    }
-    return 0;
   }
 
   // ---- tunnel and stack events ----------------------------------------------------------------
@@ -445,7 +368,7 @@ export class NatTraversal extends EventEmitter {
     if (info?.relay) return;
     const o = this.options;
     if (e.attempt <= 1 || !this.#deliveredAtRetry.has(node)) {
-      this.#track(this.#deliveredAtRetry, node, info?.counters.delivered ?? 0);
+      track(this.#deliveredAtRetry, node, info?.counters.delivered ?? 0);
     }
     if (o.relayAttempt > 0 && e.attempt >= o.relayAttempt) {
       // A peer that delivered authenticated packets since the first retry has a working direct path.
@@ -483,18 +406,9 @@ export class NatTraversal extends EventEmitter {
     this.emit('punch-received', ev);
     if (nodeId === null || nodeId === 0 || nodeId === this.#tunnel.nodeId) return;
     const now = Date.now();
-    const w = this.options.punchWindowMs;
-    const started = this.#episodes.get(nodeId);
-    const commanded = this.#commands.get(normalizeHost(ep.host));
-    const expected =
-      (started !== undefined && now - started <= w) ||
-      (commanded !== undefined && now - commanded <= w) ||
-      this.#relayed.has(nodeId);
-    if (!expected) return;
-    if (started === undefined || now - started > w) this.#track(this.#episodes, nodeId, now);
-    const last = this.#answered.get(nodeId);
-    if (last !== undefined && now - last < ANSWER_INTERVAL_MS) return;
-    this.#track(this.#answered, nodeId, now);
+    if (!this.#punches.expects(nodeId, ep, now) && !this.#relayed.has(nodeId)) return;
+    this.#punches.ensureStarted(nodeId, now);
+    if (!this.#punches.mayAnswer(nodeId, now)) return;
     // The path from the peer is open: answer through it so the peer sees our side open too.
     this.#tunnel.punch(ep, 1);
     this.#tunnel.sendKxTo(ep);
@@ -547,20 +461,10 @@ export class NatTraversal extends EventEmitter {
 
   #checkPunchSuccess(nodeId: number, ep: Endpoint | null): void {
     const now = Date.now();
-    const w = this.options.punchWindowMs;
-    const started = this.#episodes.get(nodeId);
-    let hit = started !== undefined && now - started <= w;
-    if (!hit && ep !== null) {
-      const commanded = this.#commands.get(normalizeHost(ep.host));
-      hit = commanded !== undefined && now - commanded <= w;
-    }
-    if (!hit) return;
-    const done = this.#succeeded.get(nodeId);
-    if (done !== undefined && now - done <= w) return;
+    if (!this.#punches.isSuccess(nodeId, ep, now)) return;
     const info = this.#tunnel.peer(nodeId);
     if (info === null || info.relay || !info.encrypted) return;
-    this.#episodes.delete(nodeId);
-    this.#track(this.#succeeded, nodeId, now);
+    this.#punches.succeeded(nodeId, now);
     this.#stats.punchSucceeded++;
     const at = ep ?? endpointOf(info);
     this.#log.info({ peer: nodeId, endpoint: at ? formatEndpoint(at) : null }, 'hole punch succeeded');
@@ -591,12 +495,6 @@ export class NatTraversal extends EventEmitter {
 
   #isClosed(): boolean {
     return this.#state === NatState.Closed;
-  }
-
-  /** Set `key` in a bookkeeping map, clearing it first when it is full (only rare events add entries). */
-  #track<K>(map: Map<K, number>, key: K, value: number): void {
-    if (map.size >= MAX_TRACKED && !map.has(key)) map.clear();
-    map.set(key, value);
   }
 }
 
