@@ -130,7 +130,7 @@ describe('faults: clean path', () => {
     await expectCleanedUp(p);
   });
 
-  // BUG (src/streams/connection.ts, #onData): the in-order path calls #deliver(data) (Readable.push, which
+  // Regression, fixed (src/streams/connection.ts, #onData): the in-order path calls #deliver(data) (Readable.push, which
   // emits 'data' synchronously in flowing mode) *before* advancing #rcvNxt. An application that answers inside
   // its 'data' handler (any echo / request-response server) sends its reply with the stale ACK number, and
   // #emit() then clears #ackPending, after which #onData increments it and arms the delayed-ACK timer. So the

@@ -12,7 +12,7 @@ import { expectCleanedUp, faultPair, note, randomData, readAll, transfer, within
 const MiB = 1024 * 1024;
 
 describe('faults: recovery efficiency', () => {
-  // BUG (src/streams/send-queue.ts, SendQueue.detectLosses): the DupThresh rule marks a segment lost when
+  // Regression, fixed (src/streams/send-queue.ts, SendQueue.detectLosses): the DupThresh rule marks a segment lost when
   // 3 SACKed segments lie above it, without checking that those segments were sent *after* the segment's
   // latest transmission. A segment just retransmitted (tx > 1, lost = false) still has the same SACKed
   // segments above it, so every SACK that arrives before the retransmission reaches the receiver (a whole
@@ -47,7 +47,7 @@ describe('faults: recovery efficiency', () => {
     await expectCleanedUp(p);
   });
 
-  // BUG (src/streams/stack.ts, StreamStack.rtoFired): any RTO on a connection whose path MSS was raised by
+  // Regression, fixed (src/streams/stack.ts, StreamStack.rtoFired): any RTO on a connection whose path MSS was raised by
   // probing drops the path (and every connection to that node) back to the base MSS (1,382). An RTO caused by
   // congestion or an outage that drops packets of every size says nothing about the path MTU, yet the path
   // stays at 1,382 for the rest of the connection: #maybeProbe() runs only on dial / inbound SYN, and only 30 s
@@ -78,7 +78,7 @@ describe('faults: recovery efficiency', () => {
     await expectCleanedUp(p);
   });
 
-  // BUG (src/streams/connection.ts, #onAck): every new cumulative ACK sets #backoff = 1, including the ACK of
+  // Regression, fixed (src/streams/connection.ts, #onAck): every new cumulative ACK sets #backoff = 1, including the ACK of
   // a segment that was retransmitted (which gives no RTT sample under Karn's rule). When the path RTT exceeds
   // the initial RTO (1 s by default; 1.5 s RTT in the long-RTT scenario) every segment times out once, is
   // resent, its ACK yields no sample and resets the backoff, so the next segment times out again: the RTT is

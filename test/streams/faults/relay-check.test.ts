@@ -1,7 +1,6 @@
 /**
- * Self-checks of the fault-injection relay (test/helpers/udp-relay.ts) that the scenarios rely on. Two relay
- * bugs were found; their checks are skipped until the relay is fixed (the relay is not owned here). The
- * scenarios work around them: the rebinding scenario paces the sender instead of using the bandwidth cap.
+ * Self-checks of the fault-injection relay (test/helpers/udp-relay.ts) that the scenarios rely on: in-order
+ * forwarding, an order-preserving bandwidth cap, and rebind() with datagrams still queued.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -11,6 +10,7 @@ import { waitFor } from '../../helpers/wait.js';
 async function udp(): Promise<Socket> {
   const s = createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  s.setRecvBufferSize(4 * 1024 * 1024);
   onTestFinished(() => new Promise<void>((r) => s.close(() => r())));
   return s;
 }
@@ -46,7 +46,7 @@ describe('faults: relay self-check', () => {
     expect(got).toEqual(Array.from({ length: 2000 }, (_, i) => i));
   });
 
-  // RELAY BUG: the bandwidth cap schedules each datagram with its own setTimeout(linkFreeAt - now). Timer
+  // Regression (fixed in the relay): the bandwidth cap schedules each datagram with its own setTimeout(linkFreeAt - now). Timer
   // expiry is computed from libuv's cached integer-millisecond clock, so datagrams whose departure times are
   // less than ~1 ms apart can fire out of order: at 5 MB/s with 1,400-byte datagrams about 10 of 3,000
   // arrive before an earlier one, displaced by up to 10 places. The "bandwidth cap" scenarios therefore also
@@ -59,7 +59,7 @@ describe('faults: relay self-check', () => {
     expect(inversions).toBe(0);
   });
 
-  // RELAY BUG: rebind() closes the old upstream sockets, but datagrams already waiting on a bandwidth-cap,
+  // Regression (fixed in the relay): rebind() closes the old upstream sockets, but datagrams already waiting on a bandwidth-cap,
   // delay or reorder timer hold a `send` bound to the old socket; when the timer fires, sock.send() throws
   // ERR_SOCKET_DGRAM_NOT_RUNNING as an uncaught exception (hundreds in the capped rebinding scenario), which
   // fails the whole vitest run. Fix: look the upstream socket up at send time, or ignore sends on a closed
