@@ -76,7 +76,12 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   flag('plugins-dir', 'string', 'directory of external plugins', { placeholder: 'path' }),
   flag('disable', 'list', 'built-in services to leave out (comma-separated)', { placeholder: 'names' }),
   flag('no-echo', 'bool', 'disable the echo service (port 7)'),
-  flag('no-stdio', 'bool', 'disable the stdio service (port 1000)'),
+  flag('no-stdio', 'bool', 'disable the stdio service (port 1000; off unless --stdio)'),
+  flag(
+    'stdio',
+    'bool',
+    'serve the stdio convention on port 1000 (off by default: port 1000 stays free for applications)',
+  ),
   flag('no-dataexchange', 'bool', 'disable data exchange (port 1001)'),
   flag('no-eventstream', 'bool', 'disable the event stream (port 1002)'),
   flag('no-webhook', 'bool', 'disable the webhook service'),

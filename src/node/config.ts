@@ -62,6 +62,11 @@ export interface NodeConfig {
   pluginsDir: string | null;
   /** Built-in services to leave out. */
   disable: string[];
+  /**
+   * Run the stdio service on port 1000. Off by default, as in the reference (where 1000 is an application
+   * convention): `pilot recv 1000` and `pilot connect` then have the port.
+   */
+  stdio: boolean;
   /** Per-plugin configuration sections. */
   plugins: Record<string, Record<string, unknown>>;
 }
@@ -106,6 +111,7 @@ export const CONFIG_KEYS: Record<keyof NodeConfig, KeySpec> = {
   webhook: { kind: 'nstring' },
   pluginsDir: { kind: 'nstring' },
   disable: { kind: 'list' },
+  stdio: { kind: 'bool' },
   plugins: { kind: 'object' },
 };
 
@@ -139,6 +145,7 @@ export function defaultConfig(home = process.env.PILOT_HOME ?? join(homedir(), '
     webhook: null,
     pluginsDir: null,
     disable: [],
+    stdio: false,
     plugins: {},
   };
 }

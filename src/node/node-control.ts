@@ -77,7 +77,10 @@ export function nodeInfo(node: PilotNode): DaemonInfo {
       };
     }),
     // Extensions (ignored by the reference's clients).
+    pid: process.pid,
     registry: node.registryAddr,
+    public_endpoint: node.nat.registrationAddr(),
+    relay_peers: node.nat.relayPeers(),
     tunnel_addr: `${node.tunnel.address.host}:${node.tunnel.address.port}`,
     socket: node.config.socket,
     services: node.services.snapshot().map((s) => ({ name: s.name, state: s.state })),
@@ -87,8 +90,9 @@ export function nodeInfo(node: PilotNode): DaemonInfo {
 
 export function createNodeControl(node: PilotNode): DaemonControl {
   const reg = node.registry;
-  const notYet = (what: string): never => {
-    throw new NotImplementedError(`${what}: trust handshakes are not implemented in this daemon yet`);
+  const trust = (): NonNullable<PilotNode['trust']> => {
+    if (node.trust === null) throw new NotImplementedError('trust handshakes are disabled in this node');
+    return node.trust;
   };
   return {
     address: (): Addr => node.addr,
@@ -113,12 +117,12 @@ export function createNodeControl(node: PilotNode): DaemonControl {
       wh.setUrl(url === '' ? null : url);
       return { webhook: url };
     },
-    handshakeSend: () => notYet('handshake'),
-    handshakeApprove: () => notYet('approve'),
-    handshakeReject: () => notYet('reject'),
-    handshakePending: () => ({ pending: [] }),
-    handshakeTrusted: () => ({ trusted: [] }),
-    handshakeRevoke: () => notYet('untrust'),
+    handshakeSend: (id, why) => trust().send(id, why),
+    handshakeApprove: (id) => trust().approve(id),
+    handshakeReject: (id, reason) => trust().reject(id, reason),
+    handshakePending: () => trust().pending(),
+    handshakeTrusted: () => trust().trusted(),
+    handshakeRevoke: (id) => trust().revoke(id),
     closeConnection: (id) => {
       const c = node.streams.connections().find((x) => x.id === id);
       if (!c) return false;

@@ -4,7 +4,7 @@
  * their Deps through the ServiceRegistry, and serves local clients on the IPC socket.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeAddr, type Addr } from '../coreapi/addr.js';
 import { PilotError } from '../coreapi/errors.js';
 import type { EventBus } from '../coreapi/events.js';
@@ -36,6 +36,8 @@ import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
 import { defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
 import { createNodeControl } from './node-control.js';
 import { createLogger } from './logger.js';
+import { createNatTraversal, type NatTraversal } from './nat/index.js';
+import { createTrustManager, type TrustManager } from './trust/index.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   logger?: Logger;
@@ -45,6 +47,8 @@ export interface NodeOptions extends Partial<NodeConfig> {
   ipc?: boolean;
   /** Stream-layer overrides (tests). */
   streams?: Record<string, unknown>;
+  /** Run the trust manager (default true; tests that drive their own pass false). */
+  trustManager?: boolean;
 }
 
 export interface PilotNode {
@@ -66,6 +70,10 @@ export interface PilotNode {
   readonly embeddedRegistry: RegistryServer | null;
   readonly embeddedBeacon: Beacon | null;
   readonly ipc: IpcServer | null;
+  /** Trust handshakes (port 444), the trust store and the plugins' TrustChecker. */
+  readonly trust: TrustManager | null;
+  /** Endpoint discovery, hole punching and relay fallback through the beacon. */
+  readonly nat: NatTraversal;
   readonly startedAt: Date;
   /** Subscribe to every datagram the node receives. */
   onDatagram(handler: (d: Datagram) => void): () => void;
@@ -108,6 +116,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     services: extraServices,
     ipc: wantIpc,
     streams: streamOverrides,
+    trustManager: wantTrust,
     ...cfgOverrides
   } = options;
   const config: NodeConfig = { ...defaultConfig(), ...cfgOverrides };
@@ -213,12 +222,23 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       },
     });
     cleanup.push(() => tunnel.close());
-    tunnel.on('established', () => {});
+
+    // Public endpoint: fixed (--endpoint) or discovered through the beacon.
+    const nat = createNatTraversal({
+      tunnel,
+      beacon: beaconAddr,
+      endpoint: config.endpoint,
+      discoverIntervalMs: config.keepalive,
+      logger,
+    });
+    cleanup.push(() => nat.close());
+    await nat.discover();
+    const listenAddr = nat.registrationAddr();
 
     // Register (same key → same node ID across restarts).
-    const listenAddr = config.endpoint ?? `${tunnel.address.host}:${tunnel.address.port}`;
     const reg = await registry
       .register({
+        timeoutMs: 5000,
         listenAddr,
         owner: config.owner ?? undefined,
         hostname: config.hostname ?? undefined,
@@ -250,6 +270,21 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     });
     cleanup.push(() => streams.close());
     wireEvents(tunnel, streams, events);
+    nat.start({ streams, events });
+    const refreshed = new Map<number, number>();
+    const refreshPeer = (id: number): void => {
+      // The peer may have restarted elsewhere: look its endpoint up again (at most every 2 s per peer).
+      const now = Date.now();
+      if (now - (refreshed.get(id) ?? 0) < 2000) return;
+      if (refreshed.size > 4096) refreshed.clear();
+      refreshed.set(id, now);
+      resolver.invalidate(id);
+      tunnel.refreshEndpoint(id);
+    };
+    streams.on('syn-retry', (e: { node: number; attempt: number }) => {
+      if (e.attempt === 1) refreshPeer(e.node);
+    });
+    streams.on('rto', (c: { remoteAddr: Addr }) => refreshPeer(c.remoteAddr.node));
     events.publish('node.registered', {
       node_id: nodeId,
       address: reg.address,
@@ -265,6 +300,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     // Services.
     const services = createServiceRegistry({ logger });
     const disabled = new Set(config.disable);
+    if (!config.stdio) disabled.add('stdio');
     for (const p of builtinPlugins) {
       if (disabled.has(p.name)) continue;
       const pcfg: Record<string, unknown> = { dataDir: config.dataDir, ...(config.plugins[p.name] ?? {}) };
@@ -272,7 +308,27 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       services.register(p.create(pcfg), { config: pcfg, create: () => p.create(pcfg) });
     }
     for (const s of extraServices ?? []) services.register(s);
-    await services.startAll({ streams, identity, resolver, events, logger });
+
+    // Trust: handshakes on port 444, the store next to the identity file, relay polling.
+    const trust =
+      wantTrust === false
+        ? null
+        : createTrustManager({
+            streams,
+            identity,
+            registry,
+            storePath: config.identity ? join(dirname(config.identity), 'trust.json') : null,
+            dropPeer: (id) => tunnel.removePeer(id),
+            invalidatePeer: (id) => resolver.invalidate(id),
+            events,
+            logger,
+          });
+    if (trust) {
+      await trust.start();
+      cleanup.push(() => trust.stop());
+    }
+
+    await services.startAll({ streams, identity, resolver, events, logger, trust: trust?.checker() });
     cleanup.push(() => services.stopAll());
 
     // Heartbeat, re-registration.
@@ -281,8 +337,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       config,
       logger,
       events,
-      listenAddr,
-      getNodeId: () => nodeId,
+      listenAddr: () => nat.registrationAddr(),
+      onReregistered: () => void trust?.restoreRegistryTrust(),
     });
     cleanup.push(() => heartbeat.stop());
 
@@ -311,6 +367,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       get ipc() {
         return ipc;
       },
+      trust,
+      nat,
       startedAt,
       onDatagram(handler) {
         datagramHandlers.add(handler);
@@ -320,6 +378,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         logger.info('stopping');
         await services.stopAll().catch((err: unknown) => logger.warn({ err }, 'service stop errors'));
         heartbeat.stop();
+        await trust?.stop().catch((err: unknown) => logger.warn({ err }, 'trust stop failed'));
         await finishStreams(streams, 1000);
         try {
           await registry.deregister({ timeoutMs: 2000 });
@@ -329,6 +388,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         }
         await ipc?.close();
         await streams.close();
+        nat.close();
         await tunnel.close();
         registry.close();
         await embeddedBeacon?.close();
@@ -425,8 +485,8 @@ function startHeartbeat(o: {
   config: NodeConfig;
   logger: Logger;
   events: EventBus;
-  listenAddr: string;
-  getNodeId: () => number;
+  listenAddr: () => string;
+  onReregistered: () => void;
 }): Heartbeat {
   let failures = 0;
   let busy = false;
@@ -442,13 +502,14 @@ function startHeartbeat(o: {
       if (failures >= 3) {
         try {
           const r = await o.registry.register({
-            listenAddr: o.listenAddr,
+            listenAddr: o.listenAddr(),
             owner: o.config.owner ?? undefined,
             hostname: o.config.hostname ?? undefined,
           });
           if (o.config.public) await o.registry.setVisibility(true);
           failures = 0;
           o.events.publish('node.reregistered', { node_id: r.node_id, address: r.address });
+          o.onReregistered();
           o.logger.info({ node_id: r.node_id }, 're-registered');
         } catch (e) {
           o.logger.warn({ err: (e as Error).message }, 're-registration failed');

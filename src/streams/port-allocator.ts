@@ -1,4 +1,5 @@
 /** Ephemeral port allocation (49152-65535): a round-robin cursor over a bitmap, exhaustion is an error. */
+import { randomInt } from 'node:crypto';
 import { EphemeralPortsExhaustedError } from '../coreapi/errors.js';
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from '../coreapi/ports.js';
 
@@ -6,7 +7,8 @@ const COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 
 export class PortAllocator {
   #used = new Uint8Array(COUNT);
-  #cursor = 0;
+  // A random starting point (RFC 6056): a restarted node does not reuse the 4-tuples of its previous life.
+  #cursor = randomInt(0, COUNT);
   #inUse = 0;
 
   get inUse(): number {

@@ -114,6 +114,8 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
   #ackSet = new Set<Connection>();
   #pumpSet = new Set<Connection>();
   #ackScheduled = false;
+  #loopback: Packet[] = [];
+  #loopbackScheduled = false;
   #pumpScheduled = false;
   #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -237,7 +239,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     const src = this.#ports.allocate();
     this.#ports.release(src);
     this.counters.datagramsSent++;
-    this.#transport.send(
+    this.#out(
       makePacket({
         protocol: PROTO_DATAGRAM,
         src: this.localAddr,
@@ -308,8 +310,29 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
   // ---- ConnHost ---------------------------------------------------------------------------------
 
   send(p: Packet): void {
-    if (!this.#closed || (p.flags & FLAG_RST) !== 0) this.#transport.send(p);
+    if (!this.#closed || (p.flags & FLAG_RST) !== 0) this.#out(p);
   }
+
+  /** Hand a packet to the tunnel, or loop it back when it is addressed to this node. */
+  #out(p: Packet): void {
+    if (p.dst.node !== this.#transport.nodeId) {
+      this.#transport.send(p);
+      return;
+    }
+    // Packet objects are reused by their senders: loop back a copy, delivered on the next turn.
+    this.#loopback.push({ ...p, payload: Buffer.from(p.payload) });
+    if (!this.#loopbackScheduled) {
+      this.#loopbackScheduled = true;
+      setImmediate(this.#flushLoopback);
+    }
+  }
+
+  #flushLoopback = (): void => {
+    this.#loopbackScheduled = false;
+    const q = this.#loopback;
+    this.#loopback = [];
+    for (const p of q) this.handlePacket(p, p.src.node);
+  };
 
   scheduleAck(c: Connection): void {
     this.#ackSet.add(c);
@@ -420,6 +443,12 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     const c = table?.get(p.src.node * 65536 + p.srcPort);
     if (c !== undefined) {
       if (c.state === ConnState.TIME_WAIT || c.released) {
+        if ((p.flags & FLAG_SYN) !== 0 && (p.flags & FLAG_ACK) === 0) {
+          // A new connection reusing the 4-tuple (e.g. a restarted peer picking the same ephemeral port):
+          // TIME_WAIT yields to it (RFC 6191 in spirit; a stale duplicate SYN is harmless, the old side is gone).
+          this.#remove(c, false);
+          return this.#onSyn(p);
+        }
         if (c.isOldFin(p)) c.ackInTimeWait();
         return;
       }
@@ -479,7 +508,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
 
   #sendRst(p: Packet): void {
     this.counters.rstSent++;
-    this.#transport.send(
+    this.#out(
       makePacket({
         protocol: PROTO_STREAM,
         flags: FLAG_RST | FLAG_ACK,
@@ -516,7 +545,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
       c.seq = p.seq;
       c.ack = (p.seq + 1) >>> 0;
       c.payload = p.payload;
-      this.#transport.send(c);
+      this.#out(c);
       c.payload = EMPTY;
       return;
     }
@@ -552,7 +581,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     c.seq = seq;
     c.ack = 0;
     c.payload = size > 0 ? Buffer.alloc(size) : EMPTY;
-    this.#transport.send(c);
+    this.#out(c);
     c.payload = EMPTY;
   }
 

@@ -324,6 +324,37 @@ export class UdpTunnel extends EventEmitter {
     else if (!this.encrypt) this.#flush(peer);
   }
 
+  /**
+   * Look a peer's endpoint up again (it may have restarted on another address). When the directory has a
+   * different endpoint, the tunnel moves there and exchanges keys again; the current session stays usable
+   * until the new exchange completes.
+   */
+  refreshEndpoint(nodeId: number): void {
+    const peer = this.#peers.get(nodeId);
+    const src = this.#endpoints;
+    if (this.#closed || peer === undefined || src === null || peer.state === PeerState.Resolving) return;
+    const apply = (ep: Endpoint | null): void => {
+      if (ep === null || this.#closed || this.#peers.get(nodeId) !== peer) return;
+      const changed =
+        peer.endpoint === null ||
+        peer.endpoint.port !== ep.port ||
+        this.#sendHostFor(ep.host) !== peer.sendHost;
+      if (!changed) return;
+      this.#setEndpoint(peer, ep);
+      peer.relay = false;
+      if (this.encrypt) this.#beginKx(peer);
+      this.emit('endpoint', nodeId, peer.endpoint);
+    };
+    let r: Endpoint | null | Promise<Endpoint | null>;
+    try {
+      r = src.resolveEndpoint(nodeId);
+    } catch {
+      return;
+    }
+    if (r instanceof Promise) r.then(apply, () => {});
+    else apply(r);
+  }
+
   /** Forget a peer: endpoint, session and queued packets. */
   removePeer(nodeId: number): void {
     const p = this.#peers.get(nodeId);

@@ -21,9 +21,20 @@ async function startNode(opts: NodeOptions): Promise<PilotNode> {
 describe('node composition', () => {
   it('runs an embedded registry, a second node joins it, and echo works across them', async () => {
     const d = tempDir();
-    const a = await startNode({ dataDir: join(d, 'a'), socket: join(d, 'a.sock'), embeddedRegistry: '127.0.0.1:0', embeddedBeacon: '127.0.0.1:0', public: true });
+    const a = await startNode({
+      dataDir: join(d, 'a'),
+      socket: join(d, 'a.sock'),
+      embeddedRegistry: '127.0.0.1:0',
+      embeddedBeacon: '127.0.0.1:0',
+      public: true,
+    });
     expect(a.embeddedRegistry).not.toBeNull();
-    const b = await startNode({ dataDir: join(d, 'b'), socket: join(d, 'b.sock'), registry: a.registryAddr, public: true });
+    const b = await startNode({
+      dataDir: join(d, 'b'),
+      socket: join(d, 'b.sock'),
+      registry: a.registryAddr,
+      public: true,
+    });
     expect(b.nodeId).not.toBe(a.nodeId);
     const s = await b.streams.dial(a.addr, 7);
     s.end('ping through echo');
@@ -40,8 +51,19 @@ describe('node composition', () => {
 
   it('keeps its node ID across restarts with an identity file', async () => {
     const d = tempDir();
-    const reg = await startNode({ dataDir: join(d, 'r'), socket: join(d, 'r.sock'), embeddedRegistry: '127.0.0.1:0', embeddedBeacon: '127.0.0.1:0' });
-    const opts = { dataDir: join(d, 'n'), socket: join(d, 'n.sock'), registry: reg.registryAddr, identity: join(d, 'n', 'identity.json'), hostname: 'restart-me' };
+    const reg = await startNode({
+      dataDir: join(d, 'r'),
+      socket: join(d, 'r.sock'),
+      embeddedRegistry: '127.0.0.1:0',
+      embeddedBeacon: '127.0.0.1:0',
+    });
+    const opts = {
+      dataDir: join(d, 'n'),
+      socket: join(d, 'n.sock'),
+      registry: reg.registryAddr,
+      identity: join(d, 'n', 'identity.json'),
+      hostname: 'restart-me',
+    };
     const first = await createNode({ logger: silentLogger, ...opts });
     const id = first.nodeId;
     await first.stop();

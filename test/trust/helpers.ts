@@ -29,6 +29,7 @@ export async function startNode(dir: string, opts: NodeOptions = {}): Promise<Pi
     dataDir: join(dir, name),
     socket: join(dir, `${name}.sock`),
     ipc: false,
+    trustManager: false,
     ...opts,
   });
   onTestFinished(() => n.stop());

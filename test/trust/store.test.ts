@@ -189,6 +189,7 @@ describe('trust store across restarts', () => {
       public: true,
       registry: a.registryAddr,
       identity,
+      trustManager: false,
     };
     const b1 = await createNode(bOpts);
     const tb1 = managerFor(b1, { storePath });

@@ -1,7 +1,6 @@
 /**
- * Loss recovery, RTO and path-MTU behaviour under faults (issue 3). These pin down product bugs found by the
- * fault scenarios; each is marked `it.fails` with the exact defect described, so it turns red (and must be
- * flipped to `it`) once fixed.
+ * Loss recovery, RTO and path-MTU behaviour under faults (issue 3). Regression tests for defects the fault
+ * scenarios found (each comment describes the defect and the fix).
  */
 import { describe, expect, it } from 'vitest';
 import type { Stream } from '../../../src/coreapi/streams.js';
@@ -88,37 +87,34 @@ describe('faults: recovery efficiency', () => {
   // segments resent. Fix (Karn / RFC 6298 §5): keep the backed-off RTO until an ACK covers a segment sent only
   // once (reset #backoff only when a valid RTT sample is taken); also take a first sample from the
   // SYN / SYN-ACK exchange when the SYN was not retransmitted.
-  it(
-    'at an RTT above the initial RTO the RTT is learned and requests are not all sent twice',
-    async () => {
-      const p = await faultPair({ streams: { initialRtoMs: 500 }, both: { delayMs: 400 } });
-      const l = await p.b.streams.listen(7);
-      void l.accept().then(
-        (s) => {
-          s.on('error', () => {});
-          s.on('data', (d: Buffer) => s.write(d));
-          s.on('end', () => s.end());
-        },
-        () => {},
-      );
-      const c = await p.a.streams.dial(p.b.addr, 7);
-      const closed = readAll(c);
-      closed.catch(() => {});
-      for (let i = 0; i < 4; i++) {
-        c.write(randomData(1000, 80 + i));
-        await within(readBytes(c, 1000), 10_000, `round ${i}`);
-      }
-      const st = c.stats();
-      note(
-        `Karn: after 4 rounds at 800 ms RTT: srtt ${st.srttMs.toFixed(0)} ms, ${st.retransmits} of ${st.segsSent} segments resent`,
-      );
-      c.end();
-      await within(closed, 10_000, 'close');
-      expect(st.srttMs).toBeGreaterThan(0);
-      expect(st.retransmits).toBeLessThanOrEqual(1);
-      await expectCleanedUp(p, 10_000);
-    },
-  );
+  it('at an RTT above the initial RTO the RTT is learned and requests are not all sent twice', async () => {
+    const p = await faultPair({ streams: { initialRtoMs: 500 }, both: { delayMs: 400 } });
+    const l = await p.b.streams.listen(7);
+    void l.accept().then(
+      (s) => {
+        s.on('error', () => {});
+        s.on('data', (d: Buffer) => s.write(d));
+        s.on('end', () => s.end());
+      },
+      () => {},
+    );
+    const c = await p.a.streams.dial(p.b.addr, 7);
+    const closed = readAll(c);
+    closed.catch(() => {});
+    for (let i = 0; i < 4; i++) {
+      c.write(randomData(1000, 80 + i));
+      await within(readBytes(c, 1000), 10_000, `round ${i}`);
+    }
+    const st = c.stats();
+    note(
+      `Karn: after 4 rounds at 800 ms RTT: srtt ${st.srttMs.toFixed(0)} ms, ${st.retransmits} of ${st.segsSent} segments resent`,
+    );
+    c.end();
+    await within(closed, 10_000, 'close');
+    expect(st.srttMs).toBeGreaterThan(0);
+    expect(st.retransmits).toBeLessThanOrEqual(1);
+    await expectCleanedUp(p, 10_000);
+  });
 });
 
 /** Resolve once `n` more bytes have arrived on `s`. */
