@@ -197,6 +197,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         sign: identity.sign,
       },
       logger,
+      // Fail fast when the registry is unreachable at start-up; the heartbeat loop re-registers later.
+      reconnectAttempts: 3,
     } as ConstructorParameters<typeof RegistryClient>[0]);
     cleanup.push(() => registry.close());
     const keys = new RegistryKeySource({ client: registry });
@@ -238,7 +240,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     // Register (same key → same node ID across restarts).
     const reg = await registry
       .register({
-        timeoutMs: 5000,
+        timeoutMs: 10_000,
         listenAddr,
         owner: config.owner ?? undefined,
         hostname: config.hostname ?? undefined,

@@ -287,6 +287,34 @@ describe('pilot CLI against two daemons', () => {
     expect(errorEnvelope(missing).code).toBe('not_found');
   });
 
+  it('trust: handshake, pending, approve, trust (the event stream serves trusted subscribers only)', async () => {
+    const sent = await json<{ status: string; node_id: number }>(A, [
+      'handshake',
+      B.hostname,
+      'pub/sub please',
+    ]);
+    expect(sent).toMatchObject({ status: 'sent', node_id: B.id });
+    await until(
+      async () =>
+        (await json<{ pending: { node_id: number }[] }>(B, ['pending'])).pending.some(
+          (p) => p.node_id === A.id,
+        ),
+      10_000,
+      'B to see the pending request',
+    );
+    expect(await json(B, ['approve', String(A.id)])).toMatchObject({ status: 'approved', node_id: A.id });
+    await until(
+      async () =>
+        (await json<{ trusted: { node_id: number }[] }>(A, ['trust'])).trusted.some(
+          (t) => t.node_id === B.id,
+        ),
+      10_000,
+      'A to trust B',
+    );
+    const bTrust = await json<{ trusted: { node_id: number; mutual: boolean }[] }>(B, ['trust']);
+    expect(bTrust.trusted.find((t) => t.node_id === A.id)?.mutual).toBe(true);
+  });
+
   it('pub/sub across the daemons: bounded result and unbounded NDJSON', async () => {
     const bounded = await spawnCli(
       ['subscribe', B.hostname, 'news', '--count', '2', '--timeout', '20s', '--json'],
