@@ -96,9 +96,7 @@ async function latency(): Promise<{ echo: number[]; raw: number[]; dial: number[
   }
 }
 
-async function idle(
-  count: number,
-): Promise<{
+async function idle(count: number): Promise<{
   pilot: { bytesPerStream: number; roundTripAllMs: number };
   udx: { bytesPerStream: number; roundTripAllMs: number };
 }> {
