@@ -26,6 +26,9 @@ import {
 import {
   createEventBus,
   createServiceRegistry,
+  createSupervisor,
+  loadPlugins,
+  registerPlugins,
   type LocalEventBus,
   type ServiceRegistry,
 } from '../runtime/index.js';
@@ -300,16 +303,32 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     });
 
     // Services.
-    const services = createServiceRegistry({ logger });
+    const hostCapabilities = ['streams', 'resolver', 'identity', 'events', 'trust'];
+    const services = createServiceRegistry({ logger, hostCapabilities });
     const disabled = new Set(config.disable);
     if (!config.stdio) disabled.add('stdio');
+    const pluginConfig: Record<string, Record<string, unknown>> = {};
     for (const p of builtinPlugins) {
-      if (disabled.has(p.name)) continue;
-      const pcfg: Record<string, unknown> = { dataDir: config.dataDir, ...(config.plugins[p.name] ?? {}) };
-      if (p.name === 'webhook' && config.webhook) pcfg.url = config.webhook;
-      services.register(p.create(pcfg), { config: pcfg, create: () => p.create(pcfg) });
+      pluginConfig[p.name] = {
+        ...(p.name === 'dataexchange' ? { dataDir: config.dataDir } : {}),
+        ...config.plugins[p.name],
+      };
     }
+    for (const [name, c] of Object.entries(config.plugins)) pluginConfig[name] ??= c;
+    if (config.webhook) pluginConfig.webhook = { ...pluginConfig.webhook, url: config.webhook };
+    // Built-ins and external plugins (plugins directory): parse, version, duplicates, dependencies, config.
+    const loaded = await loadPlugins({
+      builtins: builtinPlugins,
+      pluginsDir: config.pluginsDir ?? undefined,
+      config: pluginConfig,
+      disabled: [...disabled],
+      hostCapabilities,
+      logger,
+    });
+    registerPlugins(services, loaded);
     for (const s of extraServices ?? []) services.register(s);
+    const supervisor = createSupervisor(services, { events, logger });
+    cleanup.push(() => supervisor.stop());
 
     // Trust: handshakes on port 444, the store next to the identity file, relay polling.
     const trust =
@@ -378,6 +397,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       },
       stop: async () => {
         logger.info('stopping');
+        supervisor.stop();
         await services.stopAll().catch((err: unknown) => logger.warn({ err }, 'service stop errors'));
         heartbeat.stop();
         await trust?.stop().catch((err: unknown) => logger.warn({ err }, 'trust stop failed'));
@@ -450,20 +470,17 @@ function wireEvents(tunnel: UdpTunnel, streams: StreamStack, events: EventBus): 
       }),
   );
   tunnel.on('replay', (id: number) => events.publish('security.nonce_replay', { peer_node_id: id }));
-  streams.on('syn', (c: { remoteAddr: Addr; remotePort: number; localPort: number; id: number }) => {
-    events.publish('conn.syn_received', {
-      conn_id: c.id,
-      remote_node: c.remoteAddr.node,
-      remote_port: c.remotePort,
-      local_port: c.localPort,
-    });
-    events.publish('conn.established', {
-      conn_id: c.id,
-      remote_node: c.remoteAddr.node,
-      remote_port: c.remotePort,
-      local_port: c.localPort,
-    });
+  type ConnLike = { remoteAddr: Addr; remotePort: number; localPort: number; id: number };
+  const conn = (c: ConnLike): Record<string, unknown> => ({
+    conn_id: c.id,
+    remote_node: c.remoteAddr.node,
+    remote_port: c.remotePort,
+    local_port: c.localPort,
   });
+  streams.on('syn', (c: ConnLike) => events.publish('conn.syn_received', conn(c)));
+  streams.on('established', (c: ConnLike) => events.publish('conn.established', conn(c)));
+  streams.on('fin', (c: ConnLike) => events.publish('conn.fin', conn(c)));
+  streams.on('rst', (c: ConnLike) => events.publish('conn.rst', conn(c)));
   streams.on('syn-rate-limited', (node: number) =>
     events.publish('security.syn_rate_limited', { peer_node_id: node }),
   );

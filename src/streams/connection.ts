@@ -46,6 +46,8 @@ export interface ConnHost {
   released(c: Connection, timeWait: boolean): void;
   /** A retransmission timeout fired (path-MTU fallback hook). */
   rtoFired(c: Connection): void;
+  /** The peer finished its side (FIN delivered) or reset the connection. */
+  connEvent(kind: 'fin' | 'rst', c: Connection): void;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -286,6 +288,7 @@ export class Connection extends Duplex implements Stream {
     this.lastActivity = now;
     const flags = p.flags;
     if ((flags & FLAG_RST) !== 0) {
+      this.#host.connEvent('rst', this);
       this.#reset(new ConnectionResetError('connection reset by peer'), false);
       return;
     }
@@ -524,6 +527,7 @@ export class Connection extends Duplex implements Stream {
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
     this.#ackNow = true;
     if (this.state === ConnState.ESTABLISHED) this.state = ConnState.CLOSE_WAIT;
+    this.#host.connEvent('fin', this);
     this.push(null);
     this.#maybeFinished();
   }

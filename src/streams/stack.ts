@@ -378,6 +378,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     clearTimeout(d.timer);
     if (d.onAbort) d.signal?.removeEventListener('abort', d.onAbort);
     c.setMss(this.pathMss(c.remoteAddr.node));
+    this.emit('established', c);
     d.resolve(c);
   }
 
@@ -388,6 +389,10 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
       return;
     }
     this.#remove(c, c.state !== ConnState.TIME_WAIT);
+  }
+
+  connEvent(kind: 'fin' | 'rst', c: Connection): void {
+    this.emit(kind, c);
   }
 
   rtoFired(c: Connection): void {
@@ -489,6 +494,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     c.setMss(this.pathMss(p.src.node));
     c.openPassive(p);
     this.emit('syn', c);
+    this.emit('established', c);
     this.established(c);
     this.#maybeProbe(p.src.node);
   }

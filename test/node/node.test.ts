@@ -73,3 +73,64 @@ describe('node composition', () => {
     expect(r.node_id).toBe(id);
   });
 });
+
+describe('external plugins', () => {
+  it('loads an ESM plugin from the plugins directory and serves it over the network', async () => {
+    const d = tempDir();
+    const { cpSync } = await import('node:fs');
+    cpSync('test/fixtures/plugins/ok-esm', join(d, 'plugins', 'ok-esm'), { recursive: true });
+    const a = await startNode({
+      dataDir: join(d, 'a'),
+      socket: join(d, 'a.sock'),
+      embeddedRegistry: '127.0.0.1:0',
+      embeddedBeacon: '127.0.0.1:0',
+      pluginsDir: join(d, 'plugins'),
+      plugins: { 'ok-esm': { port: 7070, prefix: 'hi:' } },
+    });
+    expect(a.services.get('ok-esm')?.state).toBe('running');
+    const s = await a.streams.dial(a.addr, 7070);
+    s.end('there');
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('hi:there');
+  });
+});
+
+describe('events', () => {
+  it('publishes node, tunnel and connection events on the bus', async () => {
+    const d = tempDir();
+    const a = await startNode({
+      dataDir: join(d, 'a'),
+      socket: join(d, 'a.sock'),
+      embeddedRegistry: '127.0.0.1:0',
+      embeddedBeacon: '127.0.0.1:0',
+      public: true,
+    });
+    const seen: string[] = [];
+    const sub = a.events.subscribe('*');
+    void (async () => {
+      for await (const e of sub) seen.push(e.topic);
+    })();
+    onTestFinished(() => sub.unsubscribe());
+    const b = await startNode({
+      dataDir: join(d, 'b'),
+      socket: join(d, 'b.sock'),
+      registry: a.registryAddr,
+      public: true,
+    });
+    const s = await b.streams.dial(a.addr, 7);
+    s.end('x');
+    for await (const _ of s) void _;
+    const want = [
+      'tunnel.peer_added',
+      'tunnel.established',
+      'conn.syn_received',
+      'conn.established',
+      'conn.fin',
+    ];
+    const deadline = Date.now() + 5000;
+    while (!want.every((t) => seen.includes(t)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(want.filter((t) => !seen.includes(t))).toEqual([]);
+  });
+});
