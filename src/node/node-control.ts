@@ -2,7 +2,7 @@
 import { formatAddr, type Addr } from '../coreapi/addr.js';
 import { PilotError } from '../coreapi/errors.js';
 import type { DaemonControl, DaemonInfo } from '../ipc/index.js';
-import type { PilotNode } from './node.js';
+import type { PilotNode } from './pilot-node.js';
 
 /** Trust handshakes arrive with the trust issue; until then the IPC commands answer with this error. */
 export class NotImplementedError extends PilotError {

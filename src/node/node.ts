@@ -11,7 +11,6 @@ import type { EventBus } from '../coreapi/events.js';
 import type { Identity } from '../coreapi/identity.js';
 import type { Logger } from '../coreapi/logger.js';
 import type { Endpoint } from '../coreapi/resolver.js';
-import type { Service } from '../coreapi/service.js';
 import type { Datagram } from '../coreapi/streams.js';
 import { createBeacon, type Beacon } from '../beacon/index.js';
 import { createIpcServer, type IpcServer } from '../ipc/index.js';
@@ -29,8 +28,6 @@ import {
   createSupervisor,
   loadPlugins,
   registerPlugins,
-  type LocalEventBus,
-  type ServiceRegistry,
 } from '../runtime/index.js';
 import { createStreams, type StreamStack } from '../streams/stack.js';
 import { loadOrCreateIdentity } from '../transport/identity-file.js';
@@ -38,50 +35,12 @@ import { generateEd25519, ed25519Sign, type Ed25519KeyPair } from '../transport/
 import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
 import { defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
 import { createNodeControl } from './node-control.js';
+import type { NodeOptions, PilotNode } from './pilot-node.js';
+
+export type { NodeOptions, PilotNode } from './pilot-node.js';
 import { createLogger } from './logger.js';
-import { createNatTraversal, type NatTraversal } from './nat/index.js';
-import { createTrustManager, type TrustManager } from './trust/index.js';
-
-export interface NodeOptions extends Partial<NodeConfig> {
-  logger?: Logger;
-  /** Extra services started with the built-ins (tests, embedding applications). */
-  services?: Service[];
-  /** Serve the IPC socket (default true). */
-  ipc?: boolean;
-  /** Stream-layer overrides (tests). */
-  streams?: Record<string, unknown>;
-  /** Run the trust manager (default true; tests that drive their own pass false). */
-  trustManager?: boolean;
-}
-
-export interface PilotNode {
-  readonly config: NodeConfig;
-  readonly logger: Logger;
-  readonly identity: Identity;
-  readonly keyPair: Ed25519KeyPair;
-  readonly nodeId: number;
-  readonly addr: Addr;
-  readonly tunnel: UdpTunnel;
-  readonly streams: StreamStack;
-  readonly events: LocalEventBus;
-  readonly services: ServiceRegistry;
-  readonly registry: RegistryClient;
-  readonly resolver: RegistryPeerResolver;
-  /** The registry this node joined (`host:port`). */
-  readonly registryAddr: string;
-  /** The embedded registry/beacon when this node runs them. */
-  readonly embeddedRegistry: RegistryServer | null;
-  readonly embeddedBeacon: Beacon | null;
-  readonly ipc: IpcServer | null;
-  /** Trust handshakes (port 444), the trust store and the plugins' TrustChecker. */
-  readonly trust: TrustManager | null;
-  /** Endpoint discovery, hole punching and relay fallback through the beacon. */
-  readonly nat: NatTraversal;
-  readonly startedAt: Date;
-  /** Subscribe to every datagram the node receives. */
-  onDatagram(handler: (d: Datagram) => void): () => void;
-  stop(): Promise<void>;
-}
+import { createNatTraversal } from './nat/index.js';
+import { createTrustManager } from './trust/index.js';
 
 export class NodeStartError extends PilotError {
   constructor(message: string, options?: { cause?: unknown }) {

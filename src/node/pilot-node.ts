@@ -1,0 +1,57 @@
+/** The shape of a running node (kept apart from its construction so both sides can import it). */
+import type { Addr } from '../coreapi/addr.js';
+import type { Identity } from '../coreapi/identity.js';
+import type { Logger } from '../coreapi/logger.js';
+import type { Service } from '../coreapi/service.js';
+import type { Datagram } from '../coreapi/streams.js';
+import type { Beacon } from '../beacon/index.js';
+import type { IpcServer } from '../ipc/index.js';
+import type { RegistryClient, RegistryPeerResolver, RegistryServer } from '../registry/index.js';
+import type { LocalEventBus, ServiceRegistry } from '../runtime/index.js';
+import type { StreamStack } from '../streams/stack.js';
+import type { Ed25519KeyPair } from '../transport/keys.js';
+import type { UdpTunnel } from '../transport/tunnel.js';
+import type { NodeConfig } from './config.js';
+import type { NatTraversal } from './nat/index.js';
+import type { TrustManager } from './trust/index.js';
+
+export interface NodeOptions extends Partial<NodeConfig> {
+  logger?: Logger;
+  /** Extra services started with the built-ins (tests, embedding applications). */
+  services?: Service[];
+  /** Serve the IPC socket (default true). */
+  ipc?: boolean;
+  /** Stream-layer overrides (tests). */
+  streams?: Record<string, unknown>;
+  /** Run the trust manager (default true; tests that drive their own pass false). */
+  trustManager?: boolean;
+}
+
+export interface PilotNode {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly identity: Identity;
+  readonly keyPair: Ed25519KeyPair;
+  readonly nodeId: number;
+  readonly addr: Addr;
+  readonly tunnel: UdpTunnel;
+  readonly streams: StreamStack;
+  readonly events: LocalEventBus;
+  readonly services: ServiceRegistry;
+  readonly registry: RegistryClient;
+  readonly resolver: RegistryPeerResolver;
+  /** The registry this node joined (`host:port`). */
+  readonly registryAddr: string;
+  /** The embedded registry/beacon when this node runs them. */
+  readonly embeddedRegistry: RegistryServer | null;
+  readonly embeddedBeacon: Beacon | null;
+  readonly ipc: IpcServer | null;
+  /** Trust handshakes (port 444), the trust store and the plugins' TrustChecker. */
+  readonly trust: TrustManager | null;
+  /** Endpoint discovery, hole punching and relay fallback through the beacon. */
+  readonly nat: NatTraversal;
+  readonly startedAt: Date;
+  /** Subscribe to every datagram the node receives. */
+  onDatagram(handler: (d: Datagram) => void): () => void;
+  stop(): Promise<void>;
+}
