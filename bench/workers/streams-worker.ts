@@ -103,6 +103,42 @@ serve({
     s.end();
     return samples;
   },
+  /** What `pilot bench` does, in-process: 4 KiB writes to echo, read everything back. */
+  async echoBench(a: { node: number; port: number; bytes: number }) {
+    const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+    const chunk = Buffer.alloc(4096, 0x61);
+    const t0 = performance.now();
+    let got = 0;
+    const done = new Promise<void>((resolve) => {
+      s.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got >= a.bytes) resolve();
+      });
+    });
+    for (let sent = 0; sent < a.bytes; sent += 4096) {
+      if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
+    }
+    await done;
+    const ms = performance.now() - t0;
+    s.end();
+    return { ms, mibPerSec: a.bytes / 1048576 / (ms / 1000) };
+  },
+  /** What `pilot ping` does, in-process: a new stream to echo per probe, write, read the echo. */
+  async pingLike(a: { node: number; port: number; count: number }) {
+    const out: number[] = [];
+    for (let i = 0; i < a.count; i++) {
+      const t0 = performance.now();
+      const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+      await new Promise<void>((resolve) => {
+        s.once('data', () => resolve());
+        s.write(`ping-${i}`);
+      });
+      out.push(performance.now() - t0);
+      s.end();
+      s.resume();
+    }
+    return out;
+  },
   async dialTime(a: { node: number; port: number; count: number }) {
     const samples: number[] = [];
     for (let i = 0; i < a.count; i++) {

@@ -59,6 +59,7 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   flag('idle-timeout', 'string', 'idle connection timeout (default 120s)', { placeholder: 'dur' }),
   flag('time-wait', 'string', 'TIME_WAIT duration (default 10s)', { placeholder: 'dur' }),
   flag('syn-rate-limit', 'string', 'SYNs per second (default 100)', { placeholder: 'n' }),
+  flag('syn-rate-per-source', 'string', 'SYNs per second from one node (default 10)', { placeholder: 'n' }),
   flag('max-conns-per-port', 'string', 'connections per port (default 1024)', { placeholder: 'n' }),
   flag('max-conns-total', 'string', 'connections in total (default 4096)', { placeholder: 'n' }),
   flag('tunnel-crypto', 'string', 'tunnel key derivation: v2 (default) or v1 for original daemons', {

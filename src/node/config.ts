@@ -55,6 +55,8 @@ export interface NodeConfig {
   idleTimeout: number;
   timeWait: number;
   synRateLimit: number;
+  /** SYNs per second accepted from one source node (reference: 10). */
+  synRatePerSource: number;
   maxConnsPerPort: number;
   maxConnsTotal: number;
   webhook: string | null;
@@ -106,6 +108,7 @@ export const CONFIG_KEYS: Record<keyof NodeConfig, KeySpec> = {
   idleTimeout: { kind: 'duration' },
   timeWait: { kind: 'duration' },
   synRateLimit: { kind: 'int' },
+  synRatePerSource: { kind: 'int' },
   maxConnsPerPort: { kind: 'int' },
   maxConnsTotal: { kind: 'int' },
   webhook: { kind: 'nstring' },
@@ -140,6 +143,7 @@ export function defaultConfig(home = process.env.PILOT_HOME ?? join(homedir(), '
     idleTimeout: 120_000,
     timeWait: 10_000,
     synRateLimit: 100,
+    synRatePerSource: 10,
     maxConnsPerPort: 1024,
     maxConnsTotal: 4096,
     webhook: null,

@@ -78,6 +78,8 @@ export function nodeInfo(node: PilotNode): DaemonInfo {
     }),
     // Extensions (ignored by the reference's clients).
     pid: process.pid,
+    memory_rss: process.memoryUsage().rss,
+    heap_used: process.memoryUsage().heapUsed,
     registry: node.registryAddr,
     public_endpoint: node.nat.registrationAddr(),
     relay_peers: node.nat.relayPeers(),

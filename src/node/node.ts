@@ -228,6 +228,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       idleTimeoutMs: config.idleTimeout,
       timeWaitMs: config.timeWait,
       synRateGlobal: config.synRateLimit,
+      synRatePerSource: config.synRatePerSource,
       maxConnsPerPort: config.maxConnsPerPort,
       maxConnsTotal: config.maxConnsTotal,
       ...streamOverrides,
