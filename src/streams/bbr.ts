@@ -18,7 +18,7 @@ const PROBE_RTT_MS = 200;
 /** Floor on the window in segments, and in bytes: event-loop scheduling adds delay a tiny BDP cannot cover. */
 const MIN_CWND_SEGMENTS = 8;
 const MIN_CWND_BYTES = 64 * 1024;
-/** A round losing more than this fraction of its data bounds the in-flight data (BBRv2's loss_thresh, relaxed). */
+/** A round losing more than this fraction of its data bounds the in-flight data (BBRv2's loss_thresh, slightly relaxed). */
 const LOSS_THRESH = 0.03;
 const BETA = 0.7;
 

@@ -724,7 +724,9 @@ export class Connection extends Duplex implements Stream {
   /** Token-bucket pacing at a multiple of cwnd/srtt; false means "wait" (a re-pump is scheduled). */
   #pace(bytes: number, now: number): boolean {
     const srtt = this.#rtt.srtt;
-    if (srtt <= 0 || !this.#host.config.pacing) return true;
+    // Pacing spaces out back-to-back segments; a segment sent into an empty pipe (request/response traffic,
+    // an application-limited flow) goes at once.
+    if (srtt <= 0 || !this.#host.config.pacing || this.#queue.pipe === 0) return true;
     let rate = this.#cc.pacingRate(srtt); // bytes per ms
     if (rate <= 0) rate = (this.#cc.cwnd / srtt) * (this.#cc.phase === CcPhase.SlowStart ? 2 : 1.25);
     // Node's timers cannot pace single packets: allow a few milliseconds' worth per turn of the loop.
