@@ -31,6 +31,15 @@ export function serve(handlers: Record<string, (args: any) => unknown>): void {
   process.send?.({ event: 'ready' });
 }
 
+/** Memory in use (heap + external + array buffers) after forcing GC (run the worker with --expose-gc). */
+export function memoryInUse(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external + m.arrayBuffers;
+}
+
 /** Post an unsolicited event from the worker. */
 export function emitEvent(event: string, data: Record<string, unknown>): void {
   process.send?.({ event, ...data });

@@ -3,23 +3,12 @@ import { createSocket, type Socket } from 'node:dgram';
 import { makeAddr } from '../../src/coreapi/addr.js';
 import type { Stream } from '../../src/coreapi/streams.js';
 import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
-import { emitEvent, serve } from './rpc.js';
+import { emitEvent, memoryInUse, serve } from './rpc.js';
 
 let node: StaticNode | null = null;
 let raw: Socket | null = null;
 const held: Stream[] = [];
 const rawCount = { n: 0, bytes: 0, t0: 0, t1: 0 };
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-function mem(): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external + m.arrayBuffers;
-}
 
 serve({
   async init(a: { nodeId: number; streams?: Record<string, unknown> }) {
@@ -155,7 +144,7 @@ serve({
     return samples;
   },
   async idleOpen(a: { node: number; port: number; count: number }) {
-    const before = mem();
+    const before = memoryInUse();
     for (let i = 0; i < a.count; i += 200) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(200, a.count - i) }, () =>
@@ -168,7 +157,7 @@ serve({
         held.push(s);
       }
     }
-    const after = mem();
+    const after = memoryInUse();
     const t0 = performance.now();
     await Promise.all(
       held.map(

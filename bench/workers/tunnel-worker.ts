@@ -12,7 +12,7 @@
 import { createSocket } from 'node:dgram';
 import { makeAddr } from '../../src/coreapi/addr.js';
 import { StaticPeerDirectory } from '../../src/transport/key-source.js';
-import { ed25519FromSeed, generateEd25519 } from '../../src/transport/keys.js';
+import { generateEd25519 } from '../../src/transport/keys.js';
 import { makePacket, PROTO_DATAGRAM } from '../../src/transport/packet.js';
 import { createTunnel } from '../../src/transport/tunnel.js';
 
@@ -75,7 +75,6 @@ async function main(): Promise<void> {
   const tunnel = await createTunnel({ nodeId: myId, identity, keys: dir, endpoints: dir });
   tunnel.setPacketHandler(onPacket);
   send({ type: 'ready', port: tunnel.address.port, publicKey: identity.publicKey.toString('hex') });
-  void ed25519FromSeed;
   process.on('message', (m: Msg) => {
     if (m.type === 'peer') {
       dir.set(peerId, {

@@ -1,6 +1,6 @@
 /** Benchmark worker for the peer stack: udx-native streams, optionally wrapped in @hyperswarm/secret-stream. */
 import { createRequire } from 'node:module';
-import { emitEvent, serve } from './rpc.js';
+import { emitEvent, memoryInUse, serve } from './rpc.js';
 
 const require = createRequire(import.meta.url);
 const UDX = require('udx-native');
@@ -9,14 +9,6 @@ const SecretStream = require('@hyperswarm/secret-stream');
 const udx = new UDX();
 let socket: any = null;
 const held: any[] = [];
-
-function mem(): number {
-  const g = (globalThis as { gc?: () => void }).gc;
-  g?.();
-  g?.();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external + m.arrayBuffers;
-}
 
 function open(id: number, remoteId: number, port: number, secret: boolean, initiator: boolean): any {
   const raw = udx.createStream(id);
@@ -74,13 +66,13 @@ serve({
     }
   },
   async idleOpen(a: { baseId: number; remoteBase: number; port: number; count: number }) {
-    const before = mem();
+    const before = memoryInUse();
     for (let i = 0; i < a.count; i++) {
       const s = open(a.baseId + i, a.remoteBase + i, a.port, false, true);
       s.on('error', () => {});
       held.push(s);
     }
-    const after = mem();
+    const after = memoryInUse();
     const t0 = performance.now();
     await Promise.all(
       held.map(

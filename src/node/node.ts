@@ -117,7 +117,6 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       registryAddr = `${a.host}:${a.port}`;
       logger.info({ registry: registryAddr }, 'embedded registry listening');
       if (!beaconAddr) {
-        const { host, port } = splitHostPort(config.embeddedBeacon);
         embeddedBeacon = await listenWithFallback(
           config.embeddedBeacon,
           (addr) => {
@@ -127,8 +126,6 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
           logger,
           'embedded beacon',
         );
-        void host;
-        void port;
         cleanup.push(() => embeddedBeacon?.close());
         const b = embeddedBeacon.address();
         beaconAddr = `${b.host}:${b.port}`;

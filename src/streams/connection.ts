@@ -63,6 +63,8 @@ export class Connection extends Duplex implements Stream {
   lastActivity: number;
   /** performance.now() of the last keepalive probe sent. */
   keepaliveAt = 0;
+  /** Date.now() when a TIME_WAIT connection may be forgotten (set by the stack). */
+  timeWaitUntil = 0;
   /** True for the side that accepted (passive open). */
   readonly passive: boolean;
 
@@ -607,7 +609,7 @@ export class Connection extends Duplex implements Stream {
           const room = this.#peerWnd - ((this.#sndNxt - this.#sndUna) >>> 0);
           if (room < size) {
             if (room <= 0 || room < this.#pendingBytes) {
-              if (q.length === 0) this.#armZeroWindowProbe(now);
+              if (q.length === 0) this.#armZeroWindowProbe();
               break;
             }
             size = room;
@@ -741,12 +743,11 @@ export class Connection extends Duplex implements Stream {
     return false;
   }
 
-  #armZeroWindowProbe(now: number): void {
+  #armZeroWindowProbe(): void {
     if (this.#zwpAt !== 0) return;
     const cfg = this.#host.config;
     this.#zwpInterval = this.#zwpInterval === 0 ? cfg.zeroWindowProbeMinMs : this.#zwpInterval;
     this.#arm('zwp', Date.now() + this.#zwpInterval);
-    void now;
   }
 
   #zeroWindowProbe(): void {

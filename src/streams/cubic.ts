@@ -66,7 +66,7 @@ export class Cubic implements CongestionControl {
       if (appLimited) return;
       const inc = this.phase === CcPhase.ConservativeSlowStart ? bytes / CSS_GROWTH_DIVISOR : bytes;
       this.cwnd = Math.min(this.maxCwnd, this.cwnd + inc);
-      if (this.cwnd >= this.ssthresh) this.#enterCa(now);
+      if (this.cwnd >= this.ssthresh) this.#enterCa();
       return;
     }
     if (appLimited) return;
@@ -80,7 +80,7 @@ export class Cubic implements CongestionControl {
         this.#lastRoundMinRtt = this.#currentRoundMinRtt;
         if (this.phase === CcPhase.ConservativeSlowStart && ++this.#cssRounds >= CSS_ROUNDS) {
           this.ssthresh = this.cwnd;
-          this.#enterCa(performance.now());
+          this.#enterCa();
           return;
         }
       }
@@ -114,12 +114,11 @@ export class Cubic implements CongestionControl {
     }
   }
 
-  #enterCa(now: number): void {
+  #enterCa(): void {
     this.phase = CcPhase.CongestionAvoidance;
     this.#epochStart = 0;
     this.#wMax = this.cwnd;
     this.#k = 0;
-    void now;
   }
 
   #cubicGrow(bytes: number, now: number, rtt: number): void {

@@ -384,7 +384,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
 
   released(c: Connection, timeWait: boolean): void {
     if (timeWait && !this.#closed) {
-      (c as Connection & { timeWaitUntil?: number }).timeWaitUntil = Date.now() + this.config.timeWaitMs;
+      c.timeWaitUntil = Date.now() + this.config.timeWaitMs;
       this.#adjustCount(c, -1);
       return;
     }
@@ -726,8 +726,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     for (const t of [...this.#conns.values()]) {
       for (const c of [...t.values()]) {
         if (c.state === ConnState.TIME_WAIT) {
-          const until = (c as Connection & { timeWaitUntil?: number }).timeWaitUntil ?? 0;
-          if (now >= until) this.#remove(c, false);
+          if (now >= c.timeWaitUntil) this.#remove(c, false);
           continue;
         }
         if (c.state === ConnState.SYN_SENT) continue;

@@ -20,10 +20,10 @@
  * - {@link loadOrCreateIdentity} never overwrites: when several processes create the same missing file at once,
  *   exactly one key wins and every caller returns that key.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, readlink, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { errnoOf, syncDir, writeFileAtomic, writeTempFile } from './atomic-file.js';
 import { IdentityError } from './errors.js';
 import { ed25519FromPrivate64, generateEd25519, type Ed25519KeyPair } from './keys.js';
 
@@ -45,15 +45,11 @@ const CHECK_PERMISSIONS = process.platform !== 'win32';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-}
-
 function ioError(what: string, path: string, err: unknown): IdentityError {
   const reason = err instanceof Error ? err.message : String(err);
   return new IdentityError('ERR_IDENTITY_IO', `identity file ${path}: cannot ${what}: ${reason}`, {
     cause: err,
-    details: { path, errno: errno(err) },
+    details: { path, errno: errnoOf(err) },
   });
 }
 
@@ -67,7 +63,7 @@ export async function resolveIdentityPath(path: string): Promise<string> {
     try {
       return await realpath(current);
     } catch (err) {
-      if (errno(err) !== 'ENOENT') throw ioError('resolve path', path, err);
+      if (errnoOf(err) !== 'ENOENT') throw ioError('resolve path', path, err);
     }
     // The file (or a directory above it) does not exist. Follow a dangling link by hand; otherwise resolve
     // the parent so that the returned path is canonical as far as it exists.
@@ -75,7 +71,7 @@ export async function resolveIdentityPath(path: string): Promise<string> {
     try {
       st = await lstat(current);
     } catch (err) {
-      if (errno(err) !== 'ENOENT') throw ioError('resolve path', path, err);
+      if (errnoOf(err) !== 'ENOENT') throw ioError('resolve path', path, err);
       const parent = dirname(current);
       if (parent === current) return current;
       return join(await resolveIdentityPath(parent), basename(current));
@@ -191,7 +187,7 @@ async function readIdentityFile(target: string, path: string): Promise<Ed25519Ke
       fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0),
     );
   } catch (err) {
-    if (errno(err) === 'ENOENT') return null;
+    if (errnoOf(err) === 'ENOENT') return null;
     throw ioError('open', path, err);
   }
   try {
@@ -251,50 +247,6 @@ async function ensureDir(dir: string, path: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  // Make the rename durable. Not every platform can fsync a directory; that is not an error.
-  try {
-    const h = await open(dir, fsConstants.O_RDONLY);
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // best effort
-  }
-}
-
-/** Write `text` to a fresh 0600 temp file next to `target`, fsynced. Returns the temp path. */
-async function writeTemp(target: string, text: string, path: string): Promise<string> {
-  const tmp = join(
-    dirname(target),
-    `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  let handle;
-  try {
-    handle = await open(tmp, 'wx', FILE_MODE);
-  } catch (err) {
-    throw ioError('create temp file', path, err);
-  }
-  try {
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw ioError('write temp file', path, err);
-  }
-  try {
-    await handle.close();
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw ioError('write temp file', path, err);
-  }
-  return tmp;
-}
-
 /**
  * Save `keyPair` to `path` atomically (temp file + fsync + rename), replacing any existing file.
  * The file gets mode 0600; a missing directory is created with mode 0700.
@@ -303,14 +255,9 @@ export async function saveIdentity(path: string, keyPair: Ed25519KeyPair): Promi
   const target = await resolveIdentityPath(path);
   const dir = dirname(target);
   await ensureDir(dir, path);
-  const tmp = await writeTemp(target, encodeIdentityFile(keyPair), path);
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw ioError('replace', path, err);
-  }
-  await syncDir(dir);
+  await writeFileAtomic(target, encodeIdentityFile(keyPair), FILE_MODE, (step, err) =>
+    ioError(step, path, err),
+  );
 }
 
 /**
@@ -320,13 +267,15 @@ export async function saveIdentity(path: string, keyPair: Ed25519KeyPair): Promi
 async function createExclusive(target: string, keyPair: Ed25519KeyPair, path: string): Promise<boolean> {
   const dir = dirname(target);
   await ensureDir(dir, path);
-  const tmp = await writeTemp(target, encodeIdentityFile(keyPair), path);
+  const tmp = await writeTempFile(target, encodeIdentityFile(keyPair), FILE_MODE, (step, err) =>
+    ioError(step, path, err),
+  );
   try {
     await link(tmp, target);
     await syncDir(dir);
     return true;
   } catch (err) {
-    const code = errno(err);
+    const code = errnoOf(err);
     if (code === 'EEXIST') return false;
     if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
       // No hard links on this file system: fall back to rename, guarded by an existence check.

@@ -139,7 +139,7 @@ const RELAY_STICKY_MS = 1000;
 /** dgram lookup that answers IP literals synchronously (no DNS, no nextTick per send). */
 function literalLookup(
   host: string,
-  family: unknown,
+  _family: unknown,
   cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
   const f = isIP(host);
@@ -150,7 +150,6 @@ function literalLookup(
     return;
   }
   cb(null, host, f);
-  void family;
 }
 
 export class UdpTunnel extends EventEmitter {

@@ -3,23 +3,19 @@
  * written atomically: a 0600 temp file in the same directory, fsynced, renamed over the target, then the
  * directory fsynced. A missing directory is created with mode 0700.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { errnoOf, writeFileAtomic } from '../../transport/atomic-file.js';
 import { MAX_STORE_BYTES } from './constants.js';
 import { TrustError } from './errors.js';
 import { TrustStore } from './trust-store.js';
-
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-}
 
 function ioError(what: string, path: string, err: unknown): TrustError {
   const reason = err instanceof Error ? err.message : String(err);
   return new TrustError('ERR_TRUST_STORE_IO', `trust store ${path}: cannot ${what}: ${reason}`, {
     cause: err,
-    details: { path, errno: errno(err) },
+    details: { path, errno: errnoOf(err) },
   });
 }
 
@@ -29,7 +25,7 @@ export async function loadTrustFile(path: string): Promise<TrustStore> {
   try {
     handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   } catch (err) {
-    if (errno(err) === 'ENOENT') return new TrustStore();
+    if (errnoOf(err) === 'ENOENT') return new TrustStore();
     throw ioError('open', path, err);
   }
   let text: string;
@@ -62,19 +58,6 @@ export async function loadTrustFile(path: string): Promise<TrustStore> {
   return TrustStore.fromJSON(doc, path);
 }
 
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const h = await open(dir, fsConstants.O_RDONLY);
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory.
-  }
-}
-
 /** Write `store` to `path` atomically (mode 0600). Throws ERR_TRUST_STORE_IO. */
 export async function saveTrustFile(path: string, store: TrustStore): Promise<void> {
   const dir = dirname(path);
@@ -84,28 +67,5 @@ export async function saveTrustFile(path: string, store: TrustStore): Promise<vo
     throw ioError('create directory', path, err);
   }
   const text = `${JSON.stringify(store.toJSON(), null, 2)}\n`;
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle;
-  try {
-    handle = await open(tmp, 'wx', 0o600);
-  } catch (err) {
-    throw ioError('create temp file', path, err);
-  }
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-    await handle.close();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw ioError('write temp file', path, err);
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw ioError('replace', path, err);
-  }
-  await syncDir(dir);
+  await writeFileAtomic(path, text, 0o600, (step, err) => ioError(step, path, err));
 }
