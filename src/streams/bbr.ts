@@ -21,6 +21,10 @@ const MIN_CWND_BYTES = 64 * 1024;
 /** A round losing more than this fraction of its data bounds the in-flight data (BBRv2's loss_thresh, slightly relaxed). */
 const LOSS_THRESH = 0.03;
 const BETA = 0.7;
+/** ACK aggregation (Linux BBR's extra_acked): rounds per window slot, reset volume, and cap in ms of bandwidth. */
+const EXTRA_ACKED_WIN_ROUNDS = 5;
+const ACK_EPOCH_RESET_BYTES = 1 << 20;
+const EXTRA_ACKED_MAX_MS = 100;
 
 export enum BbrState {
   Startup = 'bbr_startup',
@@ -55,6 +59,11 @@ export class Bbr implements CongestionControl {
   #roundDelivered = 0;
   #roundMaxInflight = 0;
   #lossFreeRounds = 0;
+  #ackEpochStart = 0;
+  #ackEpochAcked = 0;
+  #extraAcked = [0, 0];
+  #extraAckedIdx = 0;
+  #extraAckedWinRounds = 0;
 
   constructor(mss: number, maxCwnd = MAX_CWND) {
     this.mss = mss;
@@ -112,6 +121,11 @@ export class Bbr implements CongestionControl {
       if (this.#bwRounds.length > BW_WINDOW_ROUNDS) this.#bwRounds.shift();
       this.#bwRoundMax = 0;
       this.#checkFullPipe();
+      if (++this.#extraAckedWinRounds >= EXTRA_ACKED_WIN_ROUNDS) {
+        this.#extraAckedWinRounds = 0;
+        this.#extraAckedIdx ^= 1;
+        this.#extraAcked[this.#extraAckedIdx] = 0;
+      }
     }
     if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate > this.#btlBw)) {
       if (s.deliveryRate > this.#bwRoundMax) this.#bwRoundMax = s.deliveryRate;
@@ -126,8 +140,32 @@ export class Bbr implements CongestionControl {
       this.#minRtt = s.rtt;
       this.#minRttAt = now;
     }
+    this.#updateAckAggregation(now, s.bytes);
     this.#advanceState(now, s.inflight);
     this.#setCwnd(s);
+  }
+
+  /**
+   * Estimate how much more data arrives acknowledged than the bandwidth model predicts over an epoch: event
+   * loops deliver ACKs in batches, and a window of just 2×BDP (from an idle minimum RTT) would stall the
+   * sender between batches. The window is raised by this amount (windowed max, capped).
+   */
+  #updateAckAggregation(now: number, bytes: number): void {
+    if (this.#btlBw <= 0 || bytes <= 0) return;
+    let expected = this.#btlBw * (now - this.#ackEpochStart);
+    if (this.#ackEpochAcked <= expected || this.#ackEpochAcked + bytes >= ACK_EPOCH_RESET_BYTES) {
+      this.#ackEpochAcked = 0;
+      this.#ackEpochStart = now;
+      expected = 0;
+    }
+    this.#ackEpochAcked += bytes;
+    const extra = Math.min(this.#ackEpochAcked - expected, this.cwnd, this.#btlBw * EXTRA_ACKED_MAX_MS);
+    if (extra > this.#extraAcked[this.#extraAckedIdx]) this.#extraAcked[this.#extraAckedIdx] = extra;
+  }
+
+  /** The ACK-aggregation allowance added to the window. */
+  get extraAcked(): number {
+    return Math.max(this.#extraAcked[0], this.#extraAcked[1]);
   }
 
   /** At the end of each round: too much loss bounds in-flight data (and ends startup); loss-free rounds relax it. */
@@ -201,7 +239,10 @@ export class Bbr implements CongestionControl {
       this.cwnd = this.#floor();
       return;
     }
-    const target = Math.max(this.#floor(), Math.min(this.#inflightHi, this.#bdp(CWND_GAIN)));
+    const target = Math.max(
+      this.#floor(),
+      Math.min(this.#inflightHi, this.#bdp(CWND_GAIN) + (this.#filledPipe ? this.extraAcked : 0)),
+    );
     if (this.#inRecovery) {
       // Packet conservation: do not grow beyond what is in flight plus what was just delivered.
       this.cwnd = Math.max(this.#floor(), Math.min(target, s.inflight + s.bytes));

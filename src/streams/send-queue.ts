@@ -36,6 +36,8 @@ export class SendQueue {
   /** Highest sequence end covered by a SACK block. */
   highSacked = 0;
   #haveSacked = false;
+  /** Segments marked lost, not SACKed and not yet retransmitted (so `nextLost` is O(1) when none). */
+  #lostWaiting = 0;
 
   get length(): number {
     return this.#segs.length - this.#head;
@@ -66,6 +68,7 @@ export class SendQueue {
       const s = segs[this.#head];
       if (seqGt(s.seq + s.len, ack)) break;
       if (s.inPipe) this.pipe -= s.len;
+      if (s.lost && !s.sacked) this.#lostWaiting--;
       this.bytes -= s.len;
       acked += s.len;
       onAcked(s);
@@ -80,6 +83,7 @@ export class SendQueue {
       this.#segs.length = 0;
       this.#head = 0;
       this.#haveSacked = false;
+      this.#lostWaiting = 0;
     }
     return acked;
   }
@@ -102,6 +106,7 @@ export class SendQueue {
         if (seqGe(s.seq, b.right)) break;
         if (s.sacked || seqLt(s.seq, b.left) || seqGt(s.seq + s.len, b.right)) continue;
         s.sacked = true;
+        if (s.lost) this.#lostWaiting--;
         if (s.inPipe) {
           s.inPipe = false;
           this.pipe -= s.len;
@@ -137,6 +142,7 @@ export class SendQueue {
       if (s.sacked || s.lost || s.sentAt >= rackSentAt) continue;
       if (now - s.sentAt >= deadline) {
         s.lost = true;
+        this.#lostWaiting++;
         this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
@@ -155,6 +161,7 @@ export class SendQueue {
       if (s.sacked) continue;
       if (!s.lost) {
         s.lost = true;
+        this.#lostWaiting++;
         this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
@@ -171,6 +178,7 @@ export class SendQueue {
     for (let i = this.#head; i < this.#segs.length; i++) {
       const s = this.#segs[i];
       if (s.sacked) continue;
+      if (!s.lost) this.#lostWaiting++;
       s.lost = true;
       if (s.inPipe) {
         s.inPipe = false;
@@ -181,12 +189,17 @@ export class SendQueue {
 
   /** Forget SACK marks (after an RTO the receiver may have reneged). */
   clearSacks(): void {
-    for (let i = this.#head; i < this.#segs.length; i++) this.#segs[i].sacked = false;
+    for (let i = this.#head; i < this.#segs.length; i++) {
+      const s = this.#segs[i];
+      if (s.sacked && s.lost) this.#lostWaiting++;
+      s.sacked = false;
+    }
     this.#haveSacked = false;
   }
 
-  /** The lowest segment marked lost and not yet retransmitted, starting the scan at index `from`. */
+  /** The lowest segment marked lost and not yet retransmitted (none without a scan when nothing is lost). */
   nextLost(): Segment | null {
+    if (this.#lostWaiting === 0) return null;
     for (let i = this.#head; i < this.#segs.length; i++) {
       const s = this.#segs[i];
       if (s.lost && !s.inPipe && !s.sacked) return s;
@@ -216,6 +229,7 @@ export class SendQueue {
       });
     }
     this.#segs.splice(i, 1, ...pieces);
+    if (!s.sacked) this.#lostWaiting += pieces.length - (s.lost ? 1 : 0);
     return pieces[0];
   }
 
@@ -223,6 +237,7 @@ export class SendQueue {
   transmitted(s: Segment, now: number): void {
     s.tx++;
     s.sentAt = now;
+    if (s.lost && !s.sacked) this.#lostWaiting--;
     s.lost = false;
     if (!s.inPipe) {
       s.inPipe = true;
