@@ -10,6 +10,31 @@ let raw: Socket | null = null;
 const held: Stream[] = [];
 const rawCount = { n: 0, bytes: 0, t0: 0, t1: 0 };
 
+/** One raw node:dgram ping-pong (the peer runs rawEcho), in ms. */
+function rawRoundTrip(msg: Buffer, port: number): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    raw!.once('message', () => resolve(performance.now() - t0));
+    raw!.send(msg, port, '127.0.0.1');
+  });
+}
+
+/** Write `msg` on an echo stream and wait until as many bytes came back, in ms. */
+function echoRoundTrip(s: Stream, msg: Buffer): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let got = 0;
+    const on = (c: Buffer): void => {
+      got += c.length;
+      if (got < msg.length) return;
+      s.off('data', on);
+      resolve(performance.now() - t0);
+    };
+    s.on('data', on);
+    s.write(msg);
+  });
+}
+
 serve({
   async init(a: { nodeId: number; streams?: Record<string, unknown> }) {
     node = await createStaticNode({ nodeId: a.nodeId, streams: a.streams });
@@ -73,22 +98,7 @@ serve({
     s.setNoDelay(true);
     const msg = Buffer.alloc(a.size, 1);
     const samples: number[] = [];
-    for (let i = 0; i < a.count; i++) {
-      const t0 = performance.now();
-      let got = 0;
-      await new Promise<void>((resolve) => {
-        const on = (c: Buffer): void => {
-          got += c.length;
-          if (got >= a.size) {
-            s.off('data', on);
-            resolve();
-          }
-        };
-        s.on('data', on);
-        s.write(msg);
-      });
-      samples.push(performance.now() - t0);
-    }
+    for (let i = 0; i < a.count; i++) samples.push(await echoRoundTrip(s, msg));
     s.end();
     return samples;
   },
@@ -128,20 +138,45 @@ serve({
     }
     return out;
   },
-  async dialTime(a: { node: number; port: number; count: number }) {
-    // Streams stay open until every dial is measured, so one connection's teardown never overlaps the
-    // next handshake.
-    const samples: number[] = [];
-    const open: Stream[] = [];
+  /**
+   * Echo round trips on one stream interleaved with raw node:dgram ping-pongs, one of each per step, so both
+   * see the same scheduling and CPU state (on a small VM the loopback RTT drifts by 3× between runs).
+   */
+  async echoVsRaw(a: { node: number; port: number; rawPort: number; count: number; size: number }) {
+    const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
+    s.setNoDelay(true);
+    const msg = Buffer.alloc(a.size, 1);
+    const echo: number[] = [];
+    const rawRtt: number[] = [];
     for (let i = 0; i < a.count; i++) {
+      rawRtt.push(await rawRoundTrip(msg, a.rawPort));
+      echo.push(await echoRoundTrip(s, msg));
+    }
+    s.end();
+    return { echo, raw: rawRtt };
+  },
+  /**
+   * Dial-to-established times interleaved with raw ping-pongs. After each dial one untimed echo on the new
+   * stream lets the server finish accepting it, so the next raw sample starts from the same state as in
+   * `echoVsRaw`. Streams stay open until the end.
+   */
+  async dialVsRaw(a: { node: number; port: number; rawPort: number; count: number }) {
+    const dial: number[] = [];
+    const rawRtt: number[] = [];
+    const open: Stream[] = [];
+    const msg = Buffer.alloc(64, 1);
+    for (let i = 0; i < a.count; i++) {
+      rawRtt.push(await rawRoundTrip(msg, a.rawPort));
       const t0 = performance.now();
       const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
-      samples.push(performance.now() - t0);
+      dial.push(performance.now() - t0);
       s.on('error', () => {});
+      s.setNoDelay(true);
+      await echoRoundTrip(s, msg.subarray(0, 1));
       open.push(s);
     }
     for (const s of open) s.destroy();
-    return samples;
+    return { dial, raw: rawRtt };
   },
   async idleOpen(a: { node: number; port: number; count: number }) {
     const before = memoryInUse();
@@ -183,14 +218,7 @@ serve({
   async rawPingPong(a: { port: number; count: number; size: number }) {
     const msg = Buffer.alloc(a.size, 1);
     const samples: number[] = [];
-    for (let i = 0; i < a.count; i++) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
-        raw!.once('message', () => resolve());
-        raw!.send(msg, a.port, '127.0.0.1');
-      });
-      samples.push(performance.now() - t0);
-    }
+    for (let i = 0; i < a.count; i++) samples.push(await rawRoundTrip(msg, a.port));
     return samples;
   },
   rawSink() {

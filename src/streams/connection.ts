@@ -308,7 +308,10 @@ export class Connection extends Duplex implements Stream {
         this.#sndUna = this.#sndNxt;
         this.#peerWnd = p.window * WINDOW_UNIT;
         this.state = ConnState.ESTABLISHED;
-        this.#emit(FLAG_ACK, this.#sndNxt, this.#rcvNxt, EMPTY);
+        // The handshake's last ACK goes at the end of this turn of the loop: the caller gets its stream
+        // first, and data it writes at once carries the ACK instead of a separate packet.
+        this.#ackNow = true;
+        this.#host.scheduleAck(this);
         this.#host.established(this);
         this.pump();
       } else if (!this.passive) {

@@ -8,7 +8,15 @@
  * Both suites authenticate before the replay check.
  */
 // A raw Buffer key is measurably cheaper per packet than a KeyObject with createCipheriv on Node 20.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  type CipherGCM,
+  type DecipherGCM,
+} from 'node:crypto';
 import { NONCE_SIZE, PILS_HEADER_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
 import { ReplayVerdict, ReplayWindow, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
 
@@ -52,6 +60,16 @@ export class Session {
   #windowSize: number;
   /** Set by open() for the caller: the decrypted plaintext. */
   plaintext: Buffer = EMPTY;
+  /**
+   * Cipher contexts made ahead of time, off the latency path (`prepareSeal` / `prepareOpen`): creating one
+   * costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
+   */
+  #nextCipher: CipherGCM | null = null;
+  #nextHeader: Buffer | null = null;
+  #nextSealCounter = 0;
+  #nextDecipher: DecipherGCM | null = null;
+  #nextDecPrefix = 0;
+  #nextDecCounter = 0;
 
   constructor(opts: {
     suite: TunnelCryptoSuite;
@@ -86,18 +104,46 @@ export class Session {
    * (header ‖ ciphertext ‖ tag) so nothing is copied.
    */
   seal(plaintext: Uint8Array, senderNodeId: number): [Buffer, Buffer, Buffer] {
+    const c = ++this.#counter;
+    let header = this.#nextHeader;
+    let cipher = this.#nextCipher;
+    if (cipher === null || header === null || this.#nextSealCounter !== c) {
+      header = this.#header(senderNodeId, c);
+      cipher = this.#cipher(header);
+    } else {
+      header.writeUInt32BE(senderNodeId >>> 0, 4);
+    }
+    this.#nextCipher = null;
+    this.#nextHeader = null;
+    const ct = cipher.update(plaintext);
+    cipher.final();
+    return [header, ct, cipher.getAuthTag()];
+  }
+
+  /** Make the cipher for the next `seal` now (call after a send, when the caller would otherwise wait). */
+  prepareSeal(senderNodeId: number): void {
+    if (this.#nextCipher !== null) return;
+    const c = this.#counter + 1;
+    const header = this.#header(senderNodeId, c);
+    this.#nextCipher = this.#cipher(header);
+    this.#nextHeader = header;
+    this.#nextSealCounter = c;
+  }
+
+  #header(senderNodeId: number, c: number): Buffer {
     const header = Buffer.allocUnsafe(PILS_HEADER_SIZE);
     header.writeUInt32BE(MAGIC_PILS, 0);
     header.writeUInt32BE(senderNodeId >>> 0, 4);
     this.#prefix.copy(header, 8);
-    const c = ++this.#counter;
     header.writeUInt32BE(Math.floor(c / TWO32), 12);
     header.writeUInt32BE(c >>> 0, 16);
+    return header;
+  }
+
+  #cipher(header: Buffer): CipherGCM {
     const cipher = createCipheriv('aes-256-gcm', this.key, header.subarray(8, 8 + NONCE_SIZE));
     if (this.suite === 'v2') cipher.setAAD(this.#localAad);
-    const ct = cipher.update(plaintext);
-    cipher.final();
-    return [header, ct, cipher.getAuthTag()];
+    return cipher;
   }
 
   /**
@@ -106,8 +152,13 @@ export class Session {
    */
   open(frame: Buffer): OpenResult {
     const tagAt = frame.length - TAG_SIZE;
-    const decipher = createDecipheriv('aes-256-gcm', this.key, frame.subarray(8, 8 + NONCE_SIZE));
-    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
+    const prefix = frame.readUInt32BE(8);
+    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
+    let decipher = this.#nextDecipher;
+    if (decipher === null || prefix !== this.#nextDecPrefix || counter !== this.#nextDecCounter) {
+      decipher = this.#decipher(frame.subarray(8, 8 + NONCE_SIZE));
+    }
+    this.#nextDecipher = null;
     decipher.setAuthTag(frame.subarray(tagAt));
     let pt: Buffer;
     try {
@@ -116,8 +167,6 @@ export class Session {
     } catch {
       return OpenResult.BadTag;
     }
-    const prefix = frame.readUInt32BE(8);
-    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
     let w = this.#windows.get(prefix);
     if (w === undefined) {
       if (this.#retired.has(prefix)) return OpenResult.TooOld;
@@ -126,7 +175,28 @@ export class Session {
     const v = w.accept(counter);
     if (v !== ReplayVerdict.Ok) return v === ReplayVerdict.Replay ? OpenResult.Replay : OpenResult.TooOld;
     this.plaintext = pt;
+    this.#nextDecPrefix = prefix;
+    this.#nextDecCounter = counter + 1;
     return OpenResult.Ok;
+  }
+
+  /**
+   * Make the decipher for the frame most likely next (same sender epoch, next counter) now, after the
+   * current one was handled. A miss costs one unused context.
+   */
+  prepareOpen(): void {
+    if (this.#nextDecipher !== null || this.#nextDecCounter === 0) return;
+    const iv = Buffer.allocUnsafe(NONCE_SIZE);
+    iv.writeUInt32BE(this.#nextDecPrefix, 0);
+    iv.writeUInt32BE(Math.floor(this.#nextDecCounter / TWO32), 4);
+    iv.writeUInt32BE(this.#nextDecCounter >>> 0, 8);
+    this.#nextDecipher = this.#decipher(iv);
+  }
+
+  #decipher(iv: Buffer): DecipherGCM {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
+    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
+    return decipher;
   }
 
   #newEpoch(prefix: number): ReplayWindow {

@@ -428,6 +428,7 @@ export class UdpTunnel extends EventEmitter {
       const n = encodePacketInto(packet, this.#scratch, 0);
       const parts = session.seal(this.#scratch.subarray(0, n), this.#nodeId);
       this.#transmit(peer, parts, n + 36);
+      session.prepareSeal(this.#nodeId);
       return true;
     }
     if (!this.encrypt && peer.endpoint !== null) {
@@ -561,6 +562,8 @@ export class UdpTunnel extends EventEmitter {
     peer.lastRx = now;
     this.#counters.delivered++;
     if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
+    // After the packet was handled (and any reply sent): ready the decipher for the next frame.
+    session.prepareOpen();
   }
 
   #onPilt(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
