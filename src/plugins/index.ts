@@ -51,7 +51,13 @@ export const builtinPlugins: readonly BuiltinPlugin[] = Object.freeze([
   {
     name: DATAEXCHANGE_NAME,
     description: 'Typed frames, inbox and received files on port 1001',
-    configSchema: schema({ port: PORT, dataDir: { type: 'string', minLength: 1 }, maxConnections: POSITIVE }),
+    configSchema: schema({
+      port: PORT,
+      dataDir: { type: 'string', minLength: 1 },
+      maxConnections: POSITIVE,
+      maxInboxMessages: POSITIVE,
+      maxStoredBytes: POSITIVE,
+    }),
     create: (config) => new DataExchangeService(config),
   },
   {

@@ -1,6 +1,7 @@
-/** The data-exchange plugin (port 1001): typed frames, inbox and received files, ACK replies. */
+/** The data-exchange plugin (port 1001): typed frames, inbox and received files, storage quota, ACK replies. */
 export * from './errors.js';
 export * from './frame.js';
 export * from './storage.js';
+export * from './quota.js';
 export * from './service.js';
 export * from './client.js';

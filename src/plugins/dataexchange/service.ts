@@ -1,8 +1,10 @@
 /**
  * The data-exchange service (port 1001, order 110). For every frame on an accepted stream, in order: a FILE
  * frame with a name is saved under `<dataDir>/received/`, anything else becomes an inbox message; then the
- * service answers with a TEXT frame `ACK <TYPE> <n> bytes` or `ERR <TYPE> save failed: <reason>`. A malformed
- * or oversized frame closes that stream only. Events: `message.received`, `file.received`.
+ * service answers with a TEXT frame `ACK <TYPE> <n> bytes` or `ERR <TYPE> save failed: <reason>`. A frame that
+ * does not fit the storage quota (quota.ts) is not saved and answered `ERR <TYPE> quota exceeded: <reason>`; the
+ * stream stays open. A malformed or oversized frame closes that stream only. Events: `message.received`,
+ * `file.received`, `message.rejected`.
  *
  * States: idle → running (start) → stopped (stop); stop closes the listener and resets open streams.
  */
@@ -16,7 +18,13 @@ import { PORT_DATA_EXCHANGE, isValidPort } from '../../coreapi/ports.js';
 import type { Deps, HealthStatus, Service, Tasks } from '../../coreapi/service.js';
 import type { Listener, Stream } from '../../coreapi/streams.js';
 import { FRAME_FILE, FRAME_TEXT, FrameReader, encodeFrame, frameTypeName, type Frame } from './frame.js';
-import { defaultDataDir, saveInboxMessage, saveReceivedFile } from './storage.js';
+import {
+  DEFAULT_MAX_INBOX_MESSAGES,
+  DEFAULT_MAX_STORED_BYTES,
+  StorageQuota,
+  type StorageUsage,
+} from './quota.js';
+import { defaultDataDir, encodeInboxMessage, saveReceivedFile, writeInboxMessage } from './storage.js';
 
 export const DATAEXCHANGE_NAME = 'dataexchange';
 export const DATAEXCHANGE_ORDER = 110;
@@ -30,6 +38,16 @@ export interface DataExchangeOptions {
   readonly dataDir: string;
   /** Concurrent connections; more are refused (default 256). */
   readonly maxConnections: number;
+  /** Most message files kept in `inbox/` (default 10000). */
+  readonly maxInboxMessages: number;
+  /** Most bytes (file sizes on disk) kept in `inbox/` + `received/` together (default 1 GiB). */
+  readonly maxStoredBytes: number;
+}
+
+/** Not config: hooks for tests. */
+export interface DataExchangeHooks {
+  /** Monotonic clock (ms) for the quota re-scan rate limit (default `performance.now()`). */
+  readonly now?: () => number;
 }
 
 export interface DataExchangeStats {
@@ -38,13 +56,25 @@ export interface DataExchangeStats {
   readonly files: number;
   readonly saveErrors: number;
   readonly badFrames: number;
+  /** Frames not saved because they did not fit the storage quota. */
+  readonly quotaRejected: number;
 }
 
 type State = 'idle' | 'running' | 'stopped';
 
+function positiveInteger(config: Readonly<Record<string, unknown>>, key: string, fallback: number): number {
+  const v = config[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError(`dataexchange: config "${key}" must be a positive integer`, {
+      details: { key },
+    });
+  }
+  return v;
+}
+
 /**
- * Validate the plugin config: `port`, `dataDir` (`~/` expanded), `maxConnections`. Throws ERR_INVALID_ARG
- * naming the key.
+ * Validate the plugin config: `port`, `dataDir` (`~/` expanded), `maxConnections`, `maxInboxMessages`,
+ * `maxStoredBytes`. Throws ERR_INVALID_ARG naming the key.
  */
 export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): DataExchangeOptions {
   const port = config.port ?? PORT_DATA_EXCHANGE;
@@ -60,13 +90,13 @@ export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): 
     });
   }
   const dataDir = dir === '~' ? homedir() : dir.startsWith('~/') ? join(homedir(), dir.slice(2)) : dir;
-  const maxConnections = config.maxConnections ?? 256;
-  if (typeof maxConnections !== 'number' || !Number.isInteger(maxConnections) || maxConnections < 1) {
-    throw new InvalidArgumentError(`dataexchange: config "maxConnections" must be a positive integer`, {
-      details: { key: 'maxConnections' },
-    });
-  }
-  return { port, dataDir, maxConnections };
+  return {
+    port,
+    dataDir,
+    maxConnections: positiveInteger(config, 'maxConnections', 256),
+    maxInboxMessages: positiveInteger(config, 'maxInboxMessages', DEFAULT_MAX_INBOX_MESSAGES),
+    maxStoredBytes: positiveInteger(config, 'maxStoredBytes', DEFAULT_MAX_STORED_BYTES),
+  };
 }
 
 function textFrame(text: string): Buffer {
@@ -82,12 +112,15 @@ export class DataExchangeService implements Service {
   #listener: Listener | null = null;
   #events: EventBus | null = null;
   #log: Logger | null = null;
+  #quota: StorageQuota | null = null;
+  readonly #hooks: DataExchangeHooks;
   readonly #open = new Set<Stream>();
   readonly #tasks = new Set<Promise<void>>();
-  #stats = { connections: 0, messages: 0, files: 0, saveErrors: 0, badFrames: 0 };
+  #stats = { connections: 0, messages: 0, files: 0, saveErrors: 0, badFrames: 0, quotaRejected: 0 };
 
-  constructor(config: Readonly<Record<string, unknown>> = {}) {
+  constructor(config: Readonly<Record<string, unknown>> = {}, hooks: DataExchangeHooks = {}) {
     this.#config = config;
+    this.#hooks = hooks;
     this.#options = dataExchangeOptions(config);
   }
 
@@ -99,16 +132,34 @@ export class DataExchangeService implements Service {
     return { ...this.#stats };
   }
 
+  /** Storage counted against the quota (stored plus being written); zero before start. */
+  get usage(): StorageUsage {
+    return this.#quota?.usage ?? { inboxMessages: 0, storedBytes: 0 };
+  }
+
   async start(deps: Deps): Promise<void> {
     if (this.#state !== 'idle') throw new InvalidArgumentError('dataexchange: already started');
     this.#options = dataExchangeOptions({ ...deps.config, ...this.#config });
     this.#events = deps.events;
     this.#log = deps.logger;
+    const { dataDir, maxInboxMessages, maxStoredBytes } = this.#options;
+    this.#quota = new StorageQuota(
+      dataDir,
+      { maxInboxMessages, maxStoredBytes },
+      {
+        ...(this.#hooks.now ? { now: this.#hooks.now } : {}),
+        onScanError: (err) => this.#log?.warn({ err, dataDir }, 'data exchange: cannot scan storage usage'),
+      },
+    );
+    await this.#quota.scan();
     this.#listener = await deps.streams.listen(this.#options.port);
     this.#state = 'running';
     const listener = this.#listener;
     this.#track(deps.tasks, 'acceptLoop', () => this.#acceptLoop(listener, deps.tasks));
-    deps.logger.info({ port: this.#options.port, dataDir: this.#options.dataDir }, 'data exchange listening');
+    deps.logger.info(
+      { port: this.#options.port, dataDir, usage: this.#quota.usage },
+      'data exchange listening',
+    );
   }
 
   async stop(_signal?: AbortSignal): Promise<void> {
@@ -179,27 +230,42 @@ export class DataExchangeService implements Service {
     }
   }
 
-  /** Save one frame; the reply text. */
+  /** Save one frame (if it fits the quota); the reply text. */
   async #handle(frame: Frame, from: string): Promise<string> {
     const type = frameTypeName(frame.type);
     const now = new Date();
     const { dataDir } = this.#options;
+    const quota = this.#quota;
+    if (!quota) return `ERR ${type} save failed: service not running`;
+    const bytes = frame.payload.length;
+    const isFile = frame.type === FRAME_FILE && !!frame.filename;
     try {
-      if (frame.type === FRAME_FILE && frame.filename) {
-        const path = await saveReceivedFile(dataDir, frame.filename, frame.payload, now);
-        this.#stats.files++;
-        this.#events?.publish('file.received', {
-          from,
-          filename: frame.filename,
-          bytes: frame.payload.length,
-          path,
-        });
-      } else {
-        const path = await saveInboxMessage(dataDir, frame.type, from, frame.payload, now);
-        this.#stats.messages++;
-        this.#events?.publish('message.received', { from, type, bytes: frame.payload.length, path });
+      const doc = isFile ? frame.payload : encodeInboxMessage(frame.type, from, frame.payload, now);
+      const decision = await quota.reserve(isFile ? 0 : 1, doc.length);
+      if (!decision.ok) {
+        this.#stats.quotaRejected++;
+        this.#log?.debug({ from, type, bytes, reason: decision.reason }, 'data exchange: quota exceeded');
+        this.#events?.publish('message.rejected', { from, type, bytes, reason: 'quota' });
+        return `ERR ${type} quota exceeded: ${decision.reason}`;
       }
-      return `ACK ${type} ${frame.payload.length} bytes`;
+      let path: string;
+      try {
+        path = isFile
+          ? await saveReceivedFile(dataDir, frame.filename, doc, now)
+          : await writeInboxMessage(dataDir, frame.type, doc, now);
+      } catch (err) {
+        decision.reservation.cancel();
+        throw err;
+      }
+      decision.reservation.commit();
+      if (isFile) {
+        this.#stats.files++;
+        this.#events?.publish('file.received', { from, filename: frame.filename, bytes, path });
+      } else {
+        this.#stats.messages++;
+        this.#events?.publish('message.received', { from, type, bytes, path });
+      }
+      return `ACK ${type} ${bytes} bytes`;
     } catch (err) {
       this.#stats.saveErrors++;
       this.#log?.warn({ err, from, type }, 'data exchange save failed');

@@ -94,14 +94,11 @@ async function writeUnique(dir: string, stem: string, ext: string, data: Uint8Ar
   }
 }
 
-/** Save a message frame to the inbox; returns the file path. Rejects with the fs error. */
-export async function saveInboxMessage(
-  dataDir: string,
-  type: number,
-  from: string,
-  payload: Buffer,
-  receivedAt: Date,
-): Promise<string> {
+/**
+ * The inbox document for a message, exactly as {@link saveInboxMessage} writes it (its length is the bytes the
+ * message takes on disk).
+ */
+export function encodeInboxMessage(type: number, from: string, payload: Buffer, receivedAt: Date): Buffer {
   const text = type === FRAME_TEXT || type === FRAME_JSON;
   const msg: InboxMessage = {
     type: frameTypeName(type),
@@ -111,8 +108,29 @@ export async function saveInboxMessage(
     received_at: receivedAt.toISOString(),
     ...(text ? {} : { encoding: 'base64' as const }),
   };
+  return Buffer.from(JSON.stringify(msg, null, 2));
+}
+
+/** Write a document made by {@link encodeInboxMessage} to the inbox; returns the file path. */
+export function writeInboxMessage(
+  dataDir: string,
+  type: number,
+  doc: Buffer,
+  receivedAt: Date,
+): Promise<string> {
   const stem = `${frameTypeName(type)}-${fileTimestamp(receivedAt)}`;
-  return writeUnique(join(dataDir, INBOX_DIR), stem, '.json', Buffer.from(JSON.stringify(msg, null, 2)));
+  return writeUnique(join(dataDir, INBOX_DIR), stem, '.json', doc);
+}
+
+/** Save a message frame to the inbox; returns the file path. Rejects with the fs error. */
+export async function saveInboxMessage(
+  dataDir: string,
+  type: number,
+  from: string,
+  payload: Buffer,
+  receivedAt: Date,
+): Promise<string> {
+  return writeInboxMessage(dataDir, type, encodeInboxMessage(type, from, payload, receivedAt), receivedAt);
 }
 
 /** Save a FILE frame's data under its sanitised name; returns the file path. */
