@@ -308,11 +308,12 @@ export class Connection extends Duplex implements Stream {
         this.#sndUna = this.#sndNxt;
         this.#peerWnd = p.window * WINDOW_UNIT;
         this.state = ConnState.ESTABLISHED;
-        // The handshake's last ACK goes at the end of this turn of the loop: the caller gets its stream
-        // first, and data it writes at once carries the ACK instead of a separate packet.
+        // The handshake's last ACK goes right after the caller's code resumed with its stream (a microtask
+        // queued behind the dial's resolution): data it writes at once carries the ACK instead of a separate
+        // packet, and otherwise the ACK still leaves within this I/O callback.
         this.#ackNow = true;
-        this.#host.scheduleAck(this);
         this.#host.established(this);
+        queueMicrotask(() => this.flushAck());
         this.pump();
       } else if (!this.passive) {
         // Our ACK of the SYN-ACK was lost; acknowledge again.
