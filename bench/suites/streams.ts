@@ -17,12 +17,13 @@ type Entry = { nodeId: number; publicKey: string; endpoint: { host: string; port
 async function pilotPair(
   streams: Record<string, unknown> = {},
   gc = false,
+  tunnel: Record<string, unknown> = {},
 ): Promise<[Worker, Worker, Entry, Entry]> {
   const argv = gc ? ['--expose-gc'] : [];
   const a = await Worker.start(PILOT, argv);
   const b = await Worker.start(PILOT, argv);
-  const ea = await a.call<Entry>('init', { nodeId: 1, streams });
-  const eb = await b.call<Entry>('init', { nodeId: 2, streams });
+  const ea = await a.call<Entry>('init', { nodeId: 1, streams, tunnel });
+  const eb = await b.call<Entry>('init', { nodeId: 2, streams, tunnel });
   await a.call('addPeer', eb);
   await b.call('addPeer', ea);
   return [a, b, ea, eb];
@@ -82,8 +83,10 @@ async function rawBlast(size: number): Promise<number> {
  * Echo RTT and dial time, each interleaved sample by sample with a raw node:dgram ping-pong between the
  * same two processes (the baseline for each figure comes from its own interleaved series).
  */
-async function latency(): Promise<{ echo: number[]; raw: number[]; dial: number[]; dialRaw: number[] }> {
-  const [a, b] = await pilotPair();
+async function latency(
+  tunnel: Record<string, unknown> = {},
+): Promise<{ echo: number[]; raw: number[]; dial: number[]; dialRaw: number[] }> {
+  const [a, b] = await pilotPair({}, false, tunnel);
   try {
     await b.call('echo', { port: 7 });
     await a.call('rawBind');
@@ -211,6 +214,18 @@ export const suite: BenchSuite = {
         baseline: percentile(lat.dialRaw, 50),
         target: '<= 3x raw RTT',
         maxRatio: 3,
+      }),
+    );
+    // Diagnostic: the same echo with the tunnel's encryption off (plaintext PILT frames) shows what the
+    // per-packet AES-GCM of node:crypto costs on this path.
+    const plain = await latency({ encrypt: false });
+    out.push(
+      figure({
+        name: 'streams.echo_rtt_p50_ms_unencrypted',
+        value: percentile(plain.echo, 50),
+        unit: 'ms (diagnostic: encryption off)',
+        baselineName: 'raw node:dgram ping-pong p50 (interleaved)',
+        baseline: percentile(plain.raw, 50),
       }),
     );
     const idl = await idle(10_000);

@@ -36,8 +36,8 @@ function echoRoundTrip(s: Stream, msg: Buffer): Promise<number> {
 }
 
 serve({
-  async init(a: { nodeId: number; streams?: Record<string, unknown> }) {
-    node = await createStaticNode({ nodeId: a.nodeId, streams: a.streams });
+  async init(a: { nodeId: number; streams?: Record<string, unknown>; tunnel?: Record<string, unknown> }) {
+    node = await createStaticNode({ nodeId: a.nodeId, streams: a.streams, tunnel: a.tunnel });
     const e = node.peerEntry();
     return { nodeId: e.nodeId, publicKey: Buffer.from(e.publicKey).toString('hex'), endpoint: e.endpoint };
   },
