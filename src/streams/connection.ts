@@ -51,6 +51,8 @@ export interface ConnHost {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/** Shortest tail-loss-probe timeout (ms): timers cannot do better, and it spares sub-millisecond RTTs. */
+const MIN_PROBE_MS = 10;
 
 export class Connection extends Duplex implements Stream {
   readonly id: number;
@@ -122,6 +124,10 @@ export class Connection extends Duplex implements Stream {
   #ackAt = 0;
   #nagleAt = 0;
   #zwpAt = 0;
+  /** RACK reordering timer or tail loss probe (RFC 8985 §6.2, §7), Date.now() ms, or 0. */
+  #probeAt = 0;
+  /** A tail loss probe went out and no ACK has advanced since. */
+  #tlpOutstanding = false;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = 0;
   // stats
@@ -371,7 +377,9 @@ export class Connection extends Duplex implements Stream {
       }
       const appLimited = this.#pendingBytes === 0 && this.#queue.pipe < this.#cc.cwnd / 2;
       this.#ccAck(acked, rttSample, now, ack, appLimited);
+      this.#tlpOutstanding = false;
       this.#arm('rto', this.#queue.length > 0 ? Date.now() + this.#rtoMs() : 0);
+      this.#armProbe();
       if (wasFinPending && this.#queue.length === 0) this.#onFinAcked();
       this.#maybeReleaseWriter();
       return;
@@ -406,6 +414,7 @@ export class Connection extends Duplex implements Stream {
       this.#stats.fastRetransmits++;
       this.#enterRecovery();
     }
+    this.#armProbe();
   }
 
   #onSackedSeg = (s: Segment): void => {
@@ -630,7 +639,10 @@ export class Connection extends Duplex implements Stream {
         this.#stamp(seg, now);
         q.push(seg);
         this.#sendSegment(seg);
-        if (this.#rtoAt === 0) this.#arm('rto', Date.now() + this.#rtoMs());
+        if (this.#rtoAt === 0) {
+          this.#arm('rto', Date.now() + this.#rtoMs());
+          this.#armProbe();
+        }
         continue;
       }
       if (this.#finQueued && this.#finSeg === null && q.length === 0) {
@@ -818,10 +830,11 @@ export class Connection extends Duplex implements Stream {
     return Math.min(this.#rtt.maxRto, this.#rtt.rto * this.#backoff);
   }
 
-  #arm(which: 'rto' | 'ack' | 'nagle' | 'zwp', at: number): void {
+  #arm(which: 'rto' | 'ack' | 'nagle' | 'zwp' | 'probe', at: number): void {
     if (which === 'rto') this.#rtoAt = at;
     else if (which === 'ack') this.#ackAt = at;
     else if (which === 'nagle') this.#nagleAt = at;
+    else if (which === 'probe') this.#probeAt = at;
     else this.#zwpAt = at;
     if (at === 0 || this.#released) return;
     if (this.#timer !== null && this.#timerAt <= at) return;
@@ -850,11 +863,16 @@ export class Connection extends Duplex implements Stream {
     }
     if (this.#rtoAt !== 0 && this.#rtoAt <= now) {
       this.#rtoAt = 0;
+      this.#probeAt = 0;
       this.#onRto(now);
+    }
+    if (this.#probeAt !== 0 && this.#probeAt <= now) {
+      this.#probeAt = 0;
+      this.#onProbe();
     }
     if (this.#released) return;
     let next = 0;
-    for (const t of [this.#rtoAt, this.#ackAt, this.#nagleAt, this.#zwpAt])
+    for (const t of [this.#rtoAt, this.#ackAt, this.#nagleAt, this.#zwpAt, this.#probeAt])
       if (t !== 0 && (next === 0 || t < next)) next = t;
     if (next !== 0) {
       this.#timerAt = next;
@@ -878,6 +896,66 @@ export class Connection extends Duplex implements Stream {
     this.#host.rtoFired(this);
     this.pump();
     this.#arm('rto', now + this.#rtoMs());
+  }
+
+  /**
+   * Arm the probe timer: the RACK reordering deadline when a segment will count as lost unless acknowledged
+   * first, else one tail loss probe per flight after 2·SRTT (plus the peer's delayed-ACK time when a single
+   * segment is out), so a lost last segment is found in a few RTTs instead of an RTO (at least 200 ms).
+   */
+  #armProbe(): void {
+    const q = this.#queue;
+    if (q.length === 0 || this.#rtoAt === 0) {
+      if (this.#probeAt !== 0) this.#probeAt = 0;
+      return;
+    }
+    const pnow = performance.now();
+    let wait: number;
+    if (q.rackDeadline > 0) wait = q.rackDeadline - pnow;
+    else if (!this.#tlpOutstanding && !this.#inRecovery && this.#rtt.samples > 0) {
+      wait = 2 * this.#rtt.srtt + (q.length === 1 ? this.#host.config.delayedAckMs : 0);
+      if (wait < MIN_PROBE_MS) wait = MIN_PROBE_MS;
+    } else {
+      if (this.#probeAt !== 0) this.#probeAt = 0;
+      return;
+    }
+    const at = Date.now() + Math.max(1, Math.ceil(wait));
+    if (at >= this.#rtoAt) {
+      if (this.#probeAt !== 0) this.#probeAt = 0;
+      return;
+    }
+    this.#arm('probe', at);
+  }
+
+  #onProbe(): void {
+    const st = this.state;
+    if (st !== ConnState.ESTABLISHED && st !== ConnState.CLOSE_WAIT && st !== ConnState.FIN_WAIT) return;
+    const q = this.#queue;
+    if (q.length === 0) return;
+    const now = performance.now();
+    if (q.rackDeadline > 0) {
+      const lost = q.detectLosses(now, this.#reorderWindow(), this.#rackSentAt, this.#rackRtt);
+      if (q.newlyLost > 0) {
+        this.#cc.onLost(q.newlyLost);
+        q.newlyLost = 0;
+      }
+      if (lost > 0 && !this.#inRecovery) {
+        this.#stats.fastRetransmits++;
+        this.#enterRecovery();
+      }
+      this.pump();
+      this.#armProbe();
+      return;
+    }
+    // Tail loss probe: resend the last segment (once sent only: a retransmission is left to RACK and the
+    // RTO); its ACK (with SACK) lets RACK find whatever was lost.
+    const last = q.lastUnsacked();
+    if (last === null || last.lost || last.tx > 1) return;
+    this.#tlpOutstanding = true;
+    this.#stats.retransmits++;
+    this.#stamp(last, now);
+    q.transmitted(last, now);
+    this.#sendSegment(last);
   }
 
   // ---- close ------------------------------------------------------------------------------------
@@ -955,7 +1033,7 @@ export class Connection extends Duplex implements Stream {
     this.#released = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#rtoAt = this.#ackAt = this.#nagleAt = this.#zwpAt = 0;
+    this.#rtoAt = this.#ackAt = this.#nagleAt = this.#zwpAt = this.#probeAt = 0;
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#reasm.clear();

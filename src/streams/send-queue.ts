@@ -33,6 +33,8 @@ export class SendQueue {
   newlyLost = 0;
   /** Bytes of payload queued in segments (sent, unacked). */
   bytes = 0;
+  /** When `detectLosses` would next mark a segment lost (performance.now() ms), or 0: set by each call. */
+  rackDeadline = 0;
   /** Highest sequence end covered by a SACK block. */
   highSacked = 0;
   #haveSacked = false;
@@ -84,6 +86,7 @@ export class SendQueue {
       this.#head = 0;
       this.#haveSacked = false;
       this.#lostWaiting = 0;
+      this.rackDeadline = 0;
     }
     return acked;
   }
@@ -134,13 +137,18 @@ export class SendQueue {
    * Returns how many were newly marked.
    */
   detectLosses(now: number, reorderMs: number, rackSentAt: number, rackRtt: number): number {
+    this.rackDeadline = 0;
     if (rackSentAt <= 0) return 0;
     let marked = 0;
     const deadline = rackRtt + reorderMs;
     for (let i = this.#head; i < this.#segs.length; i++) {
       const s = this.#segs[i];
       if (s.sacked || s.lost || s.sentAt >= rackSentAt) continue;
-      if (now - s.sentAt >= deadline) {
+      if (now - s.sentAt < deadline) {
+        // Not lost yet, but will be unless acknowledged by then (the RACK reordering timer).
+        const at = s.sentAt + deadline;
+        if (this.rackDeadline === 0 || at < this.rackDeadline) this.rackDeadline = at;
+      } else {
         s.lost = true;
         this.#lostWaiting++;
         this.newlyLost += s.len;
@@ -152,6 +160,12 @@ export class SendQueue {
       }
     }
     return marked;
+  }
+
+  /** The highest-sequence segment not SACKed (the tail loss probe resends it), or null. */
+  lastUnsacked(): Segment | null {
+    for (let i = this.#segs.length - 1; i >= this.#head; i--) if (!this.#segs[i].sacked) return this.#segs[i];
+    return null;
   }
 
   /** Mark the first un-SACKed segment lost (fast retransmit on duplicate ACKs). */

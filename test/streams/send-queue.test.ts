@@ -133,4 +133,21 @@ describe('SendQueue loss bookkeeping', () => {
       { numRuns: 300 },
     );
   });
+  it('detectLosses reports when the next segment would count as lost (the RACK reordering timer)', () => {
+    const q = new SendQueue();
+    for (let i = 0; i < 4; i++) {
+      const s = seg(1000 + i * 100, 100);
+      s.sentAt = 10 + i;
+      q.push(s);
+    }
+    // Segment 3 (sent at 13) was delivered; rackRtt 5, reordering window 2: deadline = sentAt + 7.
+    q.applySack([{ left: 1300, right: 1400 }], 1000, 1400);
+    expect(q.detectLosses(15, 2, 13, 5)).toBe(0);
+    expect(q.rackDeadline).toBe(17);
+    expect(q.detectLosses(17.5, 2, 13, 5)).toBe(1);
+    expect(q.rackDeadline).toBe(18);
+    expect(q.detectLosses(30, 2, 13, 5)).toBe(2);
+    expect(q.rackDeadline).toBe(0);
+    expect(q.lastUnsacked()?.seq).toBe(1200);
+  });
 });

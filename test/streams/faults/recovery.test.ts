@@ -115,6 +115,52 @@ describe('faults: recovery efficiency', () => {
     expect(st.retransmits).toBeLessThanOrEqual(1);
     await expectCleanedUp(p, 10_000);
   });
+  // Without a tail loss probe, a lost last segment (nothing sent after it, so no SACK can reveal the loss)
+  // waited for the RTO; with 2% loss each way that was several RTOs per 10 MiB and a third of the goodput.
+  it('a lost last segment is resent by a tail loss probe, not by the RTO', async () => {
+    let armed = false;
+    let swallowed = 0;
+    const tap = (m: Buffer): Buffer | null => {
+      if (armed && m.length > 900) {
+        armed = false;
+        swallowed++;
+        return null;
+      }
+      return m;
+    };
+    const p = await faultPair({ streams: { pmtuDiscovery: false, minRtoMs: 400 }, up: { tap } });
+    const l = await p.b.streams.listen(7);
+    void l.accept().then(
+      (s) => {
+        s.on('error', () => {});
+        s.on('data', (d: Buffer) => s.write(d));
+        s.on('end', () => s.end());
+      },
+      () => {},
+    );
+    const c = await p.a.streams.dial(p.b.addr, 7);
+    c.setNoDelay(true);
+    const closed = readAll(c);
+    closed.catch(() => {});
+    for (let i = 0; i < 5; i++) {
+      c.write(randomData(10, 90 + i));
+      await within(readBytes(c, 10), 5_000, `warm-up ${i}`);
+    }
+    armed = true;
+    c.write(randomData(1000, 99));
+    await within(readBytes(c, 1000), 5_000, 'echo of the request whose only segment was lost');
+    const st = c.stats();
+    const timeouts = (c as unknown as { details(): { timeouts: number } }).details().timeouts;
+    note(
+      `tail loss: ${st.retransmits} retransmission(s), ${timeouts} RTO(s), srtt ${st.srttMs.toFixed(1)} ms`,
+    );
+    expect(swallowed).toBe(1);
+    expect(st.retransmits).toBeGreaterThanOrEqual(1);
+    expect(timeouts).toBe(0);
+    c.end();
+    await within(closed, 10_000, 'close');
+    await expectCleanedUp(p, 10_000);
+  });
 });
 
 /** Resolve once `n` more bytes have arrived on `s`. */
