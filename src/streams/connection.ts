@@ -900,7 +900,7 @@ export class Connection extends Duplex implements Stream {
 
   /**
    * Arm the probe timer: the RACK reordering deadline when a segment will count as lost unless acknowledged
-   * first, else one tail loss probe per flight after 2·SRTT (plus the peer's delayed-ACK time when a single
+   * first, else one tail loss probe per flight after 2·SRTT (plus twice the delayed-ACK time when a single
    * segment is out), so a lost last segment is found in a few RTTs instead of an RTO (at least 200 ms).
    */
   #armProbe(): void {
@@ -913,7 +913,9 @@ export class Connection extends Duplex implements Stream {
     let wait: number;
     if (q.rackDeadline > 0) wait = q.rackDeadline - pnow;
     else if (!this.#tlpOutstanding && !this.#inRecovery && this.#rtt.samples > 0) {
-      wait = 2 * this.#rtt.srtt + (q.length === 1 ? this.#host.config.delayedAckMs : 0);
+      // A lone segment may wait for the peer's delayed-ACK timer: allow twice that (timers run late under
+      // load), so request/response traffic does not send spurious probes.
+      wait = 2 * this.#rtt.srtt + (q.length === 1 ? 2 * this.#host.config.delayedAckMs : 0);
       if (wait < MIN_PROBE_MS) wait = MIN_PROBE_MS;
     } else {
       if (this.#probeAt !== 0) this.#probeAt = 0;
