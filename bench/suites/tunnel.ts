@@ -9,7 +9,7 @@ import { figure, type BenchFigure, type BenchSuite } from '../harness.js';
 
 const WORKER = fileURLToPath(new URL('../workers/tunnel-worker.js', import.meta.url));
 const SIZE = 1200;
-const ROUNDS = 3;
+const ROUNDS = 5;
 type Msg = { type: string; [k: string]: unknown };
 
 function spawn(role: string): Promise<{ child: ChildProcess; ready: Msg }> {

@@ -70,6 +70,7 @@ export class Session {
   #nextDecipher: DecipherGCM | null = null;
   #nextDecPrefix = 0;
   #nextDecCounter = 0;
+  readonly #ivScratch = Buffer.alloc(NONCE_SIZE);
 
   constructor(opts: {
     suite: TunnelCryptoSuite;
@@ -186,7 +187,8 @@ export class Session {
    */
   prepareOpen(): void {
     if (this.#nextDecipher !== null || this.#nextDecCounter === 0) return;
-    const iv = Buffer.allocUnsafe(NONCE_SIZE);
+    // The decipher copies its IV, so one scratch buffer serves every call.
+    const iv = this.#ivScratch;
     iv.writeUInt32BE(this.#nextDecPrefix, 0);
     iv.writeUInt32BE(Math.floor(this.#nextDecCounter / TWO32), 4);
     iv.writeUInt32BE(this.#nextDecCounter >>> 0, 8);
