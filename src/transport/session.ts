@@ -61,16 +61,12 @@ export class Session {
   /** Set by open() for the caller: the decrypted plaintext. */
   plaintext: Buffer = EMPTY;
   /**
-   * Cipher contexts made ahead of time, off the latency path (`prepareSeal` / `prepareOpen`): creating one
-   * costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
+   * The cipher context for the next frame, made ahead of time off the latency path (`prepareSeal`): creating
+   * one costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
    */
   #nextCipher: CipherGCM | null = null;
   #nextHeader: Buffer | null = null;
   #nextSealCounter = 0;
-  #nextDecipher: DecipherGCM | null = null;
-  #nextDecPrefix = 0;
-  #nextDecCounter = 0;
-  readonly #ivScratch = Buffer.alloc(NONCE_SIZE);
 
   constructor(opts: {
     suite: TunnelCryptoSuite;
@@ -155,11 +151,7 @@ export class Session {
     const tagAt = frame.length - TAG_SIZE;
     const prefix = frame.readUInt32BE(8);
     const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
-    let decipher = this.#nextDecipher;
-    if (decipher === null || prefix !== this.#nextDecPrefix || counter !== this.#nextDecCounter) {
-      decipher = this.#decipher(frame.subarray(8, 8 + NONCE_SIZE));
-    }
-    this.#nextDecipher = null;
+    const decipher = this.#decipher(frame.subarray(8, 8 + NONCE_SIZE));
     decipher.setAuthTag(frame.subarray(tagAt));
     let pt: Buffer;
     try {
@@ -176,23 +168,7 @@ export class Session {
     const v = w.accept(counter);
     if (v !== ReplayVerdict.Ok) return v === ReplayVerdict.Replay ? OpenResult.Replay : OpenResult.TooOld;
     this.plaintext = pt;
-    this.#nextDecPrefix = prefix;
-    this.#nextDecCounter = counter + 1;
     return OpenResult.Ok;
-  }
-
-  /**
-   * Make the decipher for the frame most likely next (same sender epoch, next counter) now, after the
-   * current one was handled. A miss costs one unused context.
-   */
-  prepareOpen(): void {
-    if (this.#nextDecipher !== null || this.#nextDecCounter === 0) return;
-    // The decipher copies its IV, so one scratch buffer serves every call.
-    const iv = this.#ivScratch;
-    iv.writeUInt32BE(this.#nextDecPrefix, 0);
-    iv.writeUInt32BE(Math.floor(this.#nextDecCounter / TWO32), 4);
-    iv.writeUInt32BE(this.#nextDecCounter >>> 0, 8);
-    this.#nextDecipher = this.#decipher(iv);
   }
 
   #decipher(iv: Buffer): DecipherGCM {
