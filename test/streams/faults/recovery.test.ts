@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Stream } from '../../../src/coreapi/streams.js';
+import type { StaticNode } from '../../../src/node/static-node.js';
 import { looksLikeSack } from '../../../src/streams/sack.js';
 import type { Packet } from '../../../src/transport/packet.js';
 import { expectCleanedUp, faultPair, note, randomData, readAll, transfer, within } from './fault-helpers.js';
@@ -89,15 +90,7 @@ describe('faults: recovery efficiency', () => {
   // SYN / SYN-ACK exchange when the SYN was not retransmitted.
   it('at an RTT above the initial RTO the RTT is learned and requests are not all sent twice', async () => {
     const p = await faultPair({ streams: { initialRtoMs: 500 }, both: { delayMs: 400 } });
-    const l = await p.b.streams.listen(7);
-    void l.accept().then(
-      (s) => {
-        s.on('error', () => {});
-        s.on('data', (d: Buffer) => s.write(d));
-        s.on('end', () => s.end());
-      },
-      () => {},
-    );
+    await echoOnce(p.b, 7);
     const c = await p.a.streams.dial(p.b.addr, 7);
     const closed = readAll(c);
     closed.catch(() => {});
@@ -129,15 +122,7 @@ describe('faults: recovery efficiency', () => {
       return m;
     };
     const p = await faultPair({ streams: { pmtuDiscovery: false, minRtoMs: 400 }, up: { tap } });
-    const l = await p.b.streams.listen(7);
-    void l.accept().then(
-      (s) => {
-        s.on('error', () => {});
-        s.on('data', (d: Buffer) => s.write(d));
-        s.on('end', () => s.end());
-      },
-      () => {},
-    );
+    await echoOnce(p.b, 7);
     const c = await p.a.streams.dial(p.b.addr, 7);
     c.setNoDelay(true);
     const closed = readAll(c);
@@ -162,6 +147,19 @@ describe('faults: recovery efficiency', () => {
     await expectCleanedUp(p, 10_000);
   });
 });
+
+/** Listen on `port` and echo the first stream accepted there. */
+async function echoOnce(n: StaticNode, port: number): Promise<void> {
+  const l = await n.streams.listen(port);
+  void l.accept().then(
+    (s) => {
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => s.write(d));
+      s.on('end', () => s.end());
+    },
+    () => {},
+  );
+}
 
 /** Resolve once `n` more bytes have arrived on `s`. */
 function readBytes(s: Stream, n: number): Promise<void> {
