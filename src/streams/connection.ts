@@ -405,16 +405,22 @@ export class Connection extends Duplex implements Stream {
     if (this.#queue.applySack(blocks, this.#sndUna, this.#sndNxt, this.#onSackedSeg) > 0) {
       this.#ccAck(0, -1, now, this.#sndUna, this.#pendingBytes === 0);
     }
-    const lostNow = this.#queue.detectLosses(now, this.#reorderWindow(), this.#rackSentAt, this.#rackRtt);
-    if (this.#queue.newlyLost > 0) {
-      this.#cc.onLost(this.#queue.newlyLost);
-      this.#queue.newlyLost = 0;
+    this.#detectLosses(now);
+    this.#armProbe();
+  }
+
+  /** RACK: mark what is lost by now, tell the congestion controller, and enter recovery if needed. */
+  #detectLosses(now: number): void {
+    const q = this.#queue;
+    const lostNow = q.detectLosses(now, this.#reorderWindow(), this.#rackSentAt, this.#rackRtt);
+    if (q.newlyLost > 0) {
+      this.#cc.onLost(q.newlyLost);
+      q.newlyLost = 0;
     }
     if (lostNow > 0 && !this.#inRecovery) {
       this.#stats.fastRetransmits++;
       this.#enterRecovery();
     }
-    this.#armProbe();
   }
 
   #onSackedSeg = (s: Segment): void => {
@@ -905,10 +911,7 @@ export class Connection extends Duplex implements Stream {
    */
   #armProbe(): void {
     const q = this.#queue;
-    if (q.length === 0 || this.#rtoAt === 0) {
-      if (this.#probeAt !== 0) this.#probeAt = 0;
-      return;
-    }
+    if (q.length === 0 || this.#rtoAt === 0) return this.#arm('probe', 0);
     const pnow = performance.now();
     let wait: number;
     if (q.rackDeadline > 0) wait = q.rackDeadline - pnow;
@@ -917,16 +920,10 @@ export class Connection extends Duplex implements Stream {
       // load), so request/response traffic does not send spurious probes.
       wait = 2 * this.#rtt.srtt + (q.length === 1 ? 2 * this.#host.config.delayedAckMs : 0);
       if (wait < MIN_PROBE_MS) wait = MIN_PROBE_MS;
-    } else {
-      if (this.#probeAt !== 0) this.#probeAt = 0;
-      return;
-    }
+    } else return this.#arm('probe', 0);
     const at = Date.now() + Math.max(1, Math.ceil(wait));
-    if (at >= this.#rtoAt) {
-      if (this.#probeAt !== 0) this.#probeAt = 0;
-      return;
-    }
-    this.#arm('probe', at);
+    // A probe due no earlier than the RTO is pointless: the RTO covers it.
+    this.#arm('probe', at < this.#rtoAt ? at : 0);
   }
 
   #onProbe(): void {
@@ -936,15 +933,7 @@ export class Connection extends Duplex implements Stream {
     if (q.length === 0) return;
     const now = performance.now();
     if (q.rackDeadline > 0) {
-      const lost = q.detectLosses(now, this.#reorderWindow(), this.#rackSentAt, this.#rackRtt);
-      if (q.newlyLost > 0) {
-        this.#cc.onLost(q.newlyLost);
-        q.newlyLost = 0;
-      }
-      if (lost > 0 && !this.#inRecovery) {
-        this.#stats.fastRetransmits++;
-        this.#enterRecovery();
-      }
+      this.#detectLosses(now);
       this.pump();
       this.#armProbe();
       return;

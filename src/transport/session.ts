@@ -15,7 +15,6 @@ import {
   hkdfSync,
   randomBytes,
   type CipherGCM,
-  type DecipherGCM,
 } from 'node:crypto';
 import { NONCE_SIZE, PILS_HEADER_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
 import { ReplayVerdict, ReplayWindow, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
@@ -65,8 +64,8 @@ export class Session {
    * one costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
    */
   #nextCipher: CipherGCM | null = null;
-  #nextHeader: Buffer | null = null;
-  #nextSealCounter = 0;
+  /** The header (nonce = counter + 1) that goes with `#nextCipher`. */
+  #nextHeader: Buffer = EMPTY;
 
   constructor(opts: {
     suite: TunnelCryptoSuite;
@@ -101,17 +100,15 @@ export class Session {
    * (header ‖ ciphertext ‖ tag) so nothing is copied.
    */
   seal(plaintext: Uint8Array, senderNodeId: number): [Buffer, Buffer, Buffer] {
+    // A prepared cipher is always for the next counter: only seal() advances it, and seal() consumes it.
     const c = ++this.#counter;
     let header = this.#nextHeader;
     let cipher = this.#nextCipher;
-    if (cipher === null || header === null || this.#nextSealCounter !== c) {
+    if (cipher === null) {
       header = this.#header(senderNodeId, c);
       cipher = this.#cipher(header);
-    } else {
-      header.writeUInt32BE(senderNodeId >>> 0, 4);
     }
     this.#nextCipher = null;
-    this.#nextHeader = null;
     const ct = cipher.update(plaintext);
     cipher.final();
     return [header, ct, cipher.getAuthTag()];
@@ -120,11 +117,8 @@ export class Session {
   /** Make the cipher for the next `seal` now (call after a send, when the caller would otherwise wait). */
   prepareSeal(senderNodeId: number): void {
     if (this.#nextCipher !== null) return;
-    const c = this.#counter + 1;
-    const header = this.#header(senderNodeId, c);
-    this.#nextCipher = this.#cipher(header);
-    this.#nextHeader = header;
-    this.#nextSealCounter = c;
+    this.#nextHeader = this.#header(senderNodeId, this.#counter + 1);
+    this.#nextCipher = this.#cipher(this.#nextHeader);
   }
 
   #header(senderNodeId: number, c: number): Buffer {
@@ -149,9 +143,8 @@ export class Session {
    */
   open(frame: Buffer): OpenResult {
     const tagAt = frame.length - TAG_SIZE;
-    const prefix = frame.readUInt32BE(8);
-    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
-    const decipher = this.#decipher(frame.subarray(8, 8 + NONCE_SIZE));
+    const decipher = createDecipheriv('aes-256-gcm', this.key, frame.subarray(8, 8 + NONCE_SIZE));
+    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
     decipher.setAuthTag(frame.subarray(tagAt));
     let pt: Buffer;
     try {
@@ -160,6 +153,8 @@ export class Session {
     } catch {
       return OpenResult.BadTag;
     }
+    const prefix = frame.readUInt32BE(8);
+    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
     let w = this.#windows.get(prefix);
     if (w === undefined) {
       if (this.#retired.has(prefix)) return OpenResult.TooOld;
@@ -169,12 +164,6 @@ export class Session {
     if (v !== ReplayVerdict.Ok) return v === ReplayVerdict.Replay ? OpenResult.Replay : OpenResult.TooOld;
     this.plaintext = pt;
     return OpenResult.Ok;
-  }
-
-  #decipher(iv: Buffer): DecipherGCM {
-    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
-    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
-    return decipher;
   }
 
   #newEpoch(prefix: number): ReplayWindow {
