@@ -19,6 +19,8 @@ import { Worker } from '../workers/rpc.js';
 const PILOT = fileURLToPath(new URL('../../cmd/pilot.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('../workers/streams-worker.js', import.meta.url));
 const run = promisify(execFile);
+const ROUNDS = 5;
+const WARMUP_MIB = 32;
 
 interface Daemon {
   proc: ChildProcess;
@@ -91,15 +93,12 @@ export const suite: BenchSuite = {
       a = await startDaemon(dir, 'a', regAddr);
       b = await startDaemon(dir, 'b', regAddr);
       const MIB = 64;
-      await cli(a.socket, ['bench', String(b.nodeId), '4']); // warm-up (keys, path MTU)
-      const viaIpc = await cli(a.socket, ['bench', String(b.nodeId), String(MIB)]);
-      const pings = await cli(a.socket, ['ping', String(b.nodeId), '--count', '200', '--interval', '0']);
-      const ipcRtts = (pings.results as { rtt_ms: number }[]).map((x) => x.rtt_ms);
-
       // The same operations in-process, on two static nodes in two processes.
       const wa = await Worker.start(WORKER);
       const wb = await Worker.start(WORKER);
-      let inProc: { mibPerSec: number };
+      const viaIpc: number[] = [];
+      const inProc: number[] = [];
+      let ipcRtts: number[];
       let inRtts: number[];
       try {
         const ea = await wa.call('init', { nodeId: 1 });
@@ -107,8 +106,23 @@ export const suite: BenchSuite = {
         await wa.call('addPeer', eb);
         await wb.call('addPeer', ea);
         await wb.call('echo', { port: 7 });
-        await wa.call('echoBench', { node: 2, port: 7, bytes: 4 * 1048576 });
-        inProc = await wa.call('echoBench', { node: 2, port: 7, bytes: MIB * 1048576 });
+        // Both paths get the same warm-up (keys, path MTU, optimised code in every process), then alternate
+        // over a few rounds; the median of each is reported (a 2-core VM swings between runs). Every IPC
+        // round is a new `pilot bench` process, so the CLI's own start-up and cold code stay in the figure.
+        await cli(a.socket, ['bench', String(b.nodeId), String(WARMUP_MIB)]);
+        await wa.call('echoBench', { node: 2, port: 7, bytes: WARMUP_MIB * 1048576 });
+        for (let i = 0; i < ROUNDS; i++) {
+          const v = await cli(a.socket, ['bench', String(b.nodeId), String(MIB)]);
+          viaIpc.push(v.total_mbps as number);
+          const w = await wa.call<{ mibPerSec: number }>('echoBench', {
+            node: 2,
+            port: 7,
+            bytes: MIB * 1048576,
+          });
+          inProc.push(w.mibPerSec);
+        }
+        const pings = await cli(a.socket, ['ping', String(b.nodeId), '--count', '200', '--interval', '0']);
+        ipcRtts = (pings.results as { rtt_ms: number }[]).map((x) => x.rtt_ms);
         inRtts = await wa.call('pingLike', { node: 2, port: 7, count: 200 });
       } finally {
         await wa.stop();
@@ -117,12 +131,13 @@ export const suite: BenchSuite = {
       out.push(
         figure({
           name: 'daemon.bench_total_MiBps',
-          value: viaIpc.total_mbps,
+          value: percentile(viaIpc, 50),
           unit: 'MiB/s (echo round trip, 4 KiB writes)',
           baselineName: 'same echo bench in-process (streams API)',
-          baseline: inProc.mibPerSec,
+          baseline: percentile(inProc, 50),
           target: '>= 0.7x in-process',
           minRatio: 0.7,
+          note: `${MIB} MiB; median of ${ROUNDS} alternating rounds after a ${WARMUP_MIB} MiB warm-up of each (IPC ${viaIpc.map((x) => x.toFixed(1)).join(', ')}; in-process ${inProc.map((x) => x.toFixed(1)).join(', ')})`,
         }),
         figure({
           name: 'daemon.ping_p50_ms',

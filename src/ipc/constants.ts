@@ -120,6 +120,11 @@ export const IPC_MAX_MESSAGE = 1 << 20;
 export const IPC_MAX_DATA = IPC_MAX_MESSAGE - 1 - 4;
 /** Largest datagram payload in one SendTo message (1 MiB minus command byte, addr and port). */
 export const IPC_MAX_SENDTO = IPC_MAX_MESSAGE - 1 - 6 - 2;
+/**
+ * Extension mode: application writes smaller than this, made in the same tick, go to the daemon as one Send
+ * message (one frame to parse and one stream write per 64 KiB instead of one per write).
+ */
+export const IPC_COALESCE_BYTES = 64 * 1024;
 /** Extension protocol version carried in Hello/HelloOK. */
 export const IPC_EXT_VERSION = 1;
 /** Default per-connection flow-control window in each direction (extension clients). */

@@ -15,7 +15,7 @@ import { Duplex } from 'node:stream';
 import type { Addr } from '../coreapi/addr.js';
 import { ClosedError } from '../coreapi/errors.js';
 import type { Stream, StreamStats } from '../coreapi/streams.js';
-import { IPC_MAX_DATA } from './constants.js';
+import { IPC_COALESCE_BYTES, IPC_MAX_DATA } from './constants.js';
 
 type Callback = (err?: Error | null) => void;
 
@@ -28,6 +28,8 @@ export interface StreamHost {
   readonly recvWindow: number;
   /** Write one Send message (data ≤ IPC_MAX_DATA); `cb` runs when it reached the socket. */
   sendData(connId: number, data: Buffer, cb?: Callback): void;
+  /** Write one Send message carrying `parts` concatenated (`total` ≤ IPC_MAX_DATA). */
+  sendDataParts(connId: number, parts: readonly Buffer[], total: number): void;
   sendCloseWrite(connId: number): void;
   sendClose(connId: number): void;
   sendReset(connId: number): void;
@@ -64,6 +66,14 @@ export class DriverStream extends Duplex implements Stream {
   #writeCb: Callback | null = null;
   #finalCb: Callback | null = null;
   #writeClosed = false;
+  /** Pieces gathered for the next Send message (extension mode). */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+  #flushScheduled = false;
+  readonly #flushSoon = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
   // receive side
   #owed = 0;
   #readBlocked = false;
@@ -126,7 +136,7 @@ export class DriverStream extends Duplex implements Stream {
 
   /** True while written data has not been handed to the daemon yet (waiting for flow-control credit). */
   hasUnsentData(): boolean {
-    return this.#writeChunk !== null || this.writableLength > 0;
+    return this.#writeChunk !== null || this.#batchBytes > 0 || this.writableLength > 0;
   }
 
   // ---- from the driver ----
@@ -223,6 +233,7 @@ export class DriverStream extends Duplex implements Stream {
       return;
     }
     this.#finalCb = callback;
+    this.#flush();
     this.#host.sendCloseWrite(this.id);
   }
 
@@ -235,6 +246,8 @@ export class DriverStream extends Duplex implements Stream {
 
   override _destroy(err: Error | null, callback: Callback): void {
     if (!this.#daemonDone && !this.#closeSent && !this.#host.failure) {
+      // Writes whose callbacks already ran were handed over: they go out before the Close or Reset.
+      this.#flush();
       this.#closeSent = true;
       // Graceful (Close: FIN after the data) only when the writer ended and every byte reached the daemon;
       // a destroy that discards unsent data resets, so the peer cannot mistake a truncation for the end.
@@ -267,8 +280,7 @@ export class DriverStream extends Duplex implements Stream {
         const end = Math.min(chunk.length, this.#writeOffset + IPC_MAX_DATA);
         const piece =
           this.#writeOffset === 0 && end === chunk.length ? chunk : chunk.subarray(this.#writeOffset, end);
-        this.#host.sendData(this.id, piece);
-        this.#msgsSent++;
+        this.#queuePiece(piece);
         this.#outstanding += piece.length;
         this.#writeOffset = end;
       }
@@ -280,6 +292,36 @@ export class DriverStream extends Duplex implements Stream {
       this.#writeCb = null;
       cb();
     }
+  }
+
+  /** Add a piece to the next Send message; large pieces go alone (after what was gathered). */
+  #queuePiece(piece: Buffer): void {
+    if (piece.length >= IPC_COALESCE_BYTES) {
+      this.#flush();
+      this.#msgsSent++;
+      this.#host.sendData(this.id, piece);
+      return;
+    }
+    if (this.#batchBytes + piece.length > IPC_COALESCE_BYTES) this.#flush();
+    this.#batch.push(piece);
+    this.#batchBytes += piece.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flushSoon);
+    }
+  }
+
+  /** Send the gathered pieces as one Send message (dropped when the connection is already gone). */
+  #flush(): void {
+    if (this.#batchBytes === 0) return;
+    const parts = this.#batch;
+    const total = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (this.#daemonDone || this.#closeSent || this.#host.failure) return;
+    this.#msgsSent++;
+    if (parts.length === 1) this.#host.sendData(this.id, parts[0]);
+    else this.#host.sendDataParts(this.id, parts, total);
   }
 
   /** Credit consumed data back to the daemon, in batches of a quarter window (or all of it when asked). */

@@ -154,6 +154,9 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   sendData(connId: number, data: Buffer, cb?: (err?: Error | null) => void): void {
     this.#writer.data(Cmd.Send, connId, data, cb);
   }
+  sendDataParts(connId: number, parts: readonly Buffer[], total: number): void {
+    this.#writer.dataParts(Cmd.Send, connId, parts, total);
+  }
   sendCloseWrite(connId: number): void {
     this.#send({ type: 'closeWrite', connId });
   }

@@ -1,6 +1,6 @@
 /**
  * Writes IPC frames to a socket. Messages written in the same tick are corked into one writev; data
- * messages (Send/Recv) are written as a 9-byte header plus the caller's buffer, without copying the data.
+ * messages (Send/Recv) are written as a 9-byte header plus the caller's buffers, without copying the data.
  * Every write returns the socket's backpressure signal (false = the socket's buffer is over its mark).
  */
 import type { Socket } from 'node:net';
@@ -56,6 +56,16 @@ export class FrameWriter {
     this.#cork();
     this.#socket.write(encodeDataHeader(cmd, connId, data.length));
     return this.#socket.write(data, cb);
+  }
+
+  /** Write one data message whose payload is `parts` concatenated (`total` bytes ≤ IPC_MAX_DATA), without copying. */
+  dataParts(cmd: number, connId: number, parts: readonly Uint8Array[], total: number): boolean {
+    if (!this.writable) return false;
+    this.#cork();
+    this.#socket.write(encodeDataHeader(cmd, connId, total));
+    let ok = true;
+    for (const p of parts) ok = this.#socket.write(p);
+    return ok;
   }
 
   #cork(): void {

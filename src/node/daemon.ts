@@ -1,6 +1,7 @@
 /** `pilot daemon`: run a node in the foreground until SIGINT/SIGTERM (or an abort signal), then stop cleanly. */
 import type { NodeConfig } from './config.js';
 import { createNode, type NodeOptions, type PilotNode } from './node.js';
+import { tuneDaemonGc } from './gc-tuning.js';
 
 export interface RunDaemonOptions {
   signal?: AbortSignal;
@@ -12,6 +13,7 @@ export interface RunDaemonOptions {
 }
 
 export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {}): Promise<void> {
+  tuneDaemonGc();
   const node = await createNode({ ...config, ...opts.node });
   opts.onReady?.(node);
   await new Promise<void>((resolve) => {

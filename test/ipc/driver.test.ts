@@ -121,6 +121,44 @@ describe('driver over IPC (pilot extensions)', () => {
     expect(s.stats().bytesRecv).toBe(data.length);
   });
 
+  it('small writes made in one tick go to the daemon as few Send messages, in order and intact', async () => {
+    const { driver, peer } = await setup();
+    await peerEcho(peer, 7);
+    const s = await driver.dial(PEER, 7);
+    const pieces = Array.from({ length: 100 }, (_, i) => Buffer.alloc(4096, i));
+    const echoed = readAll(s);
+    for (const p of pieces) s.write(p); // 400 KiB in one tick, within the flow-control window
+    s.end();
+    const back = await echoed;
+    expect(sha(back)).toBe(sha(Buffer.concat(pieces)));
+    // Gathered into messages of at most 64 KiB: 7 instead of 100.
+    expect(s.stats().segsSent).toBeLessThanOrEqual(8);
+    expect(s.stats().segsSent).toBeGreaterThanOrEqual(7);
+  });
+
+  it('a write is not held back waiting for more: one small write is echoed on its own', async () => {
+    const { driver, peer } = await setup();
+    await peerEcho(peer, 7);
+    const s = await driver.dial(PEER, 7);
+    s.write('lone');
+    const [chunk] = (await once(s, 'data')) as [Buffer];
+    expect(chunk.toString()).toBe('lone');
+    s.destroy();
+  });
+
+  it('end() with small data then destroy() in the same tick still delivers all the data and a clean end', async () => {
+    const { driver, peer } = await setup();
+    const l = await peer.listen(3300);
+    const s = await driver.dial(PEER, 3300);
+    const remote = await l.accept();
+    const received = readAll(remote);
+    s.write('first ');
+    s.end('and last');
+    s.destroy();
+    // Every byte arrives and then end-of-stream (a Reset would have errored the read instead).
+    expect((await received).toString()).toBe('first and last');
+  });
+
   it('backpressure: a slow reader holds back the peer, buffers stay bounded, other streams keep flowing', async () => {
     const { driver, peer } = await setup();
     await peerEcho(peer, 7);
