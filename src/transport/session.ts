@@ -15,6 +15,7 @@ import {
   hkdfSync,
   randomBytes,
   type CipherGCM,
+  type DecipherGCM,
 } from 'node:crypto';
 import { NONCE_SIZE, PILS_HEADER_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
 import { ReplayVerdict, ReplayWindow, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
@@ -60,12 +61,16 @@ export class Session {
   /** Set by open() for the caller: the decrypted plaintext. */
   plaintext: Buffer = EMPTY;
   /**
-   * The cipher context for the next frame, made ahead of time off the latency path (`prepareSeal`): creating
-   * one costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
+   * Cipher contexts made ahead of time, off the latency path (`prepareSeal` / `prepareOpen`): creating one
+   * costs more than sealing a small packet when the CPU caches are cold (a request/response exchange).
    */
   #nextCipher: CipherGCM | null = null;
   /** The header (nonce = counter + 1) that goes with `#nextCipher`. */
   #nextHeader: Buffer = EMPTY;
+  #nextDecipher: DecipherGCM | null = null;
+  #nextDecPrefix = 0;
+  #nextDecCounter = 0;
+  readonly #ivScratch = Buffer.alloc(NONCE_SIZE);
 
   constructor(opts: {
     suite: TunnelCryptoSuite;
@@ -143,8 +148,13 @@ export class Session {
    */
   open(frame: Buffer): OpenResult {
     const tagAt = frame.length - TAG_SIZE;
-    const decipher = createDecipheriv('aes-256-gcm', this.key, frame.subarray(8, 8 + NONCE_SIZE));
-    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
+    const prefix = frame.readUInt32BE(8);
+    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
+    let decipher = this.#nextDecipher;
+    if (decipher === null || prefix !== this.#nextDecPrefix || counter !== this.#nextDecCounter) {
+      decipher = this.#decipher(frame.subarray(8, 8 + NONCE_SIZE));
+    }
+    this.#nextDecipher = null;
     decipher.setAuthTag(frame.subarray(tagAt));
     let pt: Buffer;
     try {
@@ -153,8 +163,6 @@ export class Session {
     } catch {
       return OpenResult.BadTag;
     }
-    const prefix = frame.readUInt32BE(8);
-    const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);
     let w = this.#windows.get(prefix);
     if (w === undefined) {
       if (this.#retired.has(prefix)) return OpenResult.TooOld;
@@ -163,7 +171,29 @@ export class Session {
     const v = w.accept(counter);
     if (v !== ReplayVerdict.Ok) return v === ReplayVerdict.Replay ? OpenResult.Replay : OpenResult.TooOld;
     this.plaintext = pt;
+    this.#nextDecPrefix = prefix;
+    this.#nextDecCounter = counter + 1;
     return OpenResult.Ok;
+  }
+
+  /**
+   * Make the decipher for the frame most likely next (same sender epoch, next counter) now, after the
+   * current one was handled. A miss costs one unused context.
+   */
+  prepareOpen(): void {
+    if (this.#nextDecipher !== null || this.#nextDecCounter === 0) return;
+    // The decipher copies its IV, so one scratch buffer serves every call.
+    const iv = this.#ivScratch;
+    iv.writeUInt32BE(this.#nextDecPrefix, 0);
+    iv.writeUInt32BE(Math.floor(this.#nextDecCounter / TWO32), 4);
+    iv.writeUInt32BE(this.#nextDecCounter >>> 0, 8);
+    this.#nextDecipher = this.#decipher(iv);
+  }
+
+  #decipher(iv: Buffer): DecipherGCM {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
+    if (this.suite === 'v2') decipher.setAAD(this.#remoteAad);
+    return decipher;
   }
 
   #newEpoch(prefix: number): ReplayWindow {

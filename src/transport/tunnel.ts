@@ -562,6 +562,8 @@ export class UdpTunnel extends EventEmitter {
     peer.lastRx = now;
     this.#counters.delivered++;
     if (this.#onPacket !== null) this.#onPacket(pkt, nodeId);
+    // After the packet was handled (and any reply sent): ready the decipher for the next frame.
+    session.prepareOpen();
   }
 
   #onPilt(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
