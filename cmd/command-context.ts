@@ -4,7 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { connect, makeAddr, parseAddr, type Addr, type Driver } from '../src/index.js';
+import { connect, makeAddr, parseAddr, type Addr, type Driver } from '../src/client.js';
 import { CliError } from './errors.js';
 import type { CliIo, Output } from './output.js';
 

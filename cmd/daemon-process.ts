@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type DaemonInfo } from '../src/index.js';
+import { connect, type DaemonInfo } from '../src/client.js';
 import { CliError, type CliErrorCode } from './errors.js';
 import { deadline, sleep } from './io-util.js';
 

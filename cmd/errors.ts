@@ -3,7 +3,7 @@
  * the library's PilotError codes to them. Every failure of a command ends up as a {@link CliError}, which the
  * output layer prints as `error: <message>` (+ `hint: ...`) or, with `--json`, as the error envelope.
  */
-import { PilotError, type PilotErrorOptions } from '../src/index.js';
+import { PilotError, type PilotErrorOptions } from '../src/client.js';
 
 /** The `code` values of the `--json` error envelope (reference §13). */
 export type CliErrorCode =

@@ -1,7 +1,7 @@
 /**
  * Small helpers shared by the stream commands: deadlines, abortable sleeps, reading a reply from a stream.
  */
-import type { Stream } from '../src/index.js';
+import type { Stream } from '../src/client.js';
 import { CliError } from './errors.js';
 
 /**

@@ -4,7 +4,6 @@
  * command. Resolves the exit code: 0 ok, 1 error, 2 usage error without `--json` (reference §13).
  */
 import { CommanderError } from 'commander';
-import { RegistryClient, runBeaconCli, runRegistryCli } from '../src/index.js';
 import { CommandContext } from './command-context.js';
 import type { CommandSpec } from './command-spec.js';
 import { allCommands } from './commands/index.js';
@@ -75,10 +74,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   }
 
   // Servers with their own command lines.
+  // Their code (and the library root's) loads only when they run: other commands start faster without it.
   if (rest[0] === 'registry') {
+    const { runRegistryCli } = await import('../src/index.js');
     return runRegistryCli(rest.slice(1), { stdout: io.stdout, stderr: io.stderr });
   }
   if (rest[0] === 'beacon') {
+    const { RegistryClient, runBeaconCli } = await import('../src/index.js');
     return runBeaconCli(rest.slice(1), {
       stdout: io.stdout,
       stderr: io.stderr,

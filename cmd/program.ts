@@ -4,7 +4,7 @@
  * caller decides how to print them.
  */
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
-import { isPilotError, parseDuration } from '../src/index.js';
+import { isPilotError, parseDuration } from '../src/client.js';
 import { GROUPS, type CommandInput, type CommandSpec, type FlagSpec } from './command-spec.js';
 import type { CliIo } from './output.js';
 

@@ -3,8 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddr, loadConfig, type NodeConfig } from '../../src/index.js';
-import { runDaemon } from '../../src/node/index.js';
+import { formatAddr, loadConfig, type NodeConfig } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { command, flag, type CommandInput, type FlagSpec } from '../command-spec.js';
 import {
@@ -138,6 +137,8 @@ function notifyParent(ctx: CommandContext, m: ChildMessage): Promise<void> {
 async function runForeground(ctx: CommandContext, config: NodeConfig): Promise<undefined> {
   const pidFile = ctx.env[PID_FILE_ENV];
   try {
+    // The node's code loads only for the daemon itself, not for the CLI's other commands.
+    const { runDaemon } = await import('../../src/node/index.js');
     await runDaemon(config, {
       signal: ctx.signal,
       onReady: (node) => {

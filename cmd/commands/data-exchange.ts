@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
-import { formatAddr } from '../../src/index.js';
+import { formatAddr } from '../../src/client.js';
 import {
   clearInbox,
   clearReceived,
@@ -12,7 +12,7 @@ import {
   listReceived,
   sendFile,
   sendMessage,
-} from '../../src/plugins/index.js';
+} from '../../src/plugins/dataexchange/index.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag, type CommandInput } from '../command-spec.js';
 import { CliError } from '../errors.js';

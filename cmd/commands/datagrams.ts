@@ -1,7 +1,7 @@
 /**
  * Datagrams: `pilot listen <port>` (print what arrives; NDJSON when unbounded) and `pilot send-datagram`.
  */
-import { formatAddr, type Datagram } from '../../src/index.js';
+import { formatAddr, type Datagram } from '../../src/client.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline, timedOut } from '../io-util.js';

@@ -1,8 +1,8 @@
 /**
  * Event stream (port 1002): `pilot subscribe` and `pilot publish`.
  */
-import { formatAddr } from '../../src/index.js';
-import { publish, subscribe } from '../../src/plugins/index.js';
+import { formatAddr } from '../../src/client.js';
+import { publish, subscribe } from '../../src/plugins/eventstream/index.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline, timedOut } from '../io-util.js';

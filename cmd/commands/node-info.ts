@@ -1,7 +1,7 @@
 /**
  * `pilot info`, `peers`, `connections`, `disconnect`: the daemon's state over IPC.
  */
-import { isPilotError, type DaemonInfo } from '../../src/index.js';
+import { isPilotError, type DaemonInfo } from '../../src/client.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { humanBytes, humanDuration, type Row } from '../output.js';

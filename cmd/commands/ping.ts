@@ -1,7 +1,7 @@
 /**
  * `pilot ping` and `pilot bench`: round trips and throughput against a node's echo service (port 7).
  */
-import { formatAddr, PORT_ECHO, type Addr, type Stream } from '../../src/index.js';
+import { formatAddr, PORT_ECHO, type Addr, type Stream } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError, toCliError, type CliErrorCode } from '../errors.js';

@@ -2,7 +2,7 @@
  * `pilot plugins list|info`: the built-in plugins, and their state in the running daemon when one answers
  * (from Info's `services` field, tolerated when absent).
  */
-import { builtinPlugins } from '../../src/plugins/index.js';
+import type { BuiltinPlugin } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command } from '../command-spec.js';
 import { probeInfo } from '../daemon-process.js';
@@ -29,7 +29,12 @@ async function daemonServices(ctx: CommandContext): Promise<Map<string, string> 
   return m;
 }
 
-function rows(services: Map<string, string> | null): PluginRow[] {
+/** The built-in plugins (their code loads only for these commands). */
+async function loadBuiltins(): Promise<readonly BuiltinPlugin[]> {
+  return (await import('../../src/plugins/index.js')).builtinPlugins;
+}
+
+function rows(builtinPlugins: readonly BuiltinPlugin[], services: Map<string, string> | null): PluginRow[] {
   const out: PluginRow[] = builtinPlugins.map((p) => {
     const state = services?.get(p.name) ?? null;
     return {
@@ -57,7 +62,7 @@ export const pluginCommands = [
     },
     async run(ctx) {
       const services = await daemonServices(ctx);
-      return { plugins: rows(services), daemon: services !== null };
+      return { plugins: rows(await loadBuiltins(), services), daemon: services !== null };
     },
     text: (d, out) =>
       out.table(
@@ -81,7 +86,8 @@ export const pluginCommands = [
     async run(ctx, input) {
       const name = input.args.name as string;
       const services = await daemonServices(ctx);
-      const row = rows(services).find((r) => r.name === name);
+      const builtinPlugins = await loadBuiltins();
+      const row = rows(builtinPlugins, services).find((r) => r.name === name);
       if (!row)
         throw new CliError('not_found', `no plugin named "${name}"`, { hint: 'see `pilot plugins list`' });
       const p = builtinPlugins.find((b) => b.name === name);

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddr, loadConfig, makeAddr, parseAddr, RegistryClient } from '../../src/index.js';
+import { formatAddr, loadConfig, makeAddr, parseAddr } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag, type CommandSpec } from '../command-spec.js';
 import { CliError } from '../errors.js';
@@ -180,6 +180,7 @@ export const registryOpsCommands: CommandSpec[] = [
     async run(ctx, input) {
       const addr = await registryAddress(ctx, input.flags.registry as string | undefined);
       const timeoutMs = input.flags.timeout as number;
+      const { RegistryClient } = await import('../../src/registry/index.js');
       const client = new RegistryClient({
         addr,
         timeoutMs,

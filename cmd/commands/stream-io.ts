@@ -2,7 +2,7 @@
  * Raw streams on any port: `pilot send` (one message, one reply), `pilot recv` (accept and read messages),
  * `pilot connect` (interactive stdin ↔ stream, or one message with `--message`).
  */
-import { formatAddr, isValidPort, type Stream } from '../../src/index.js';
+import { formatAddr, isValidPort, type Stream } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';

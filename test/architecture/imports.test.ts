@@ -21,11 +21,15 @@ function walk(dir: string): string[] {
 const IMPORT_RE =
   /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
-/** Relative imports of a file, resolved to repository-relative .ts paths. */
-function importsOf(file: string): string[] {
+/**
+ * Relative imports of a file, resolved to repository-relative .ts paths (with `staticOnly`, without the
+ * `import()` calls, which load only when they run).
+ */
+function importsOf(file: string, staticOnly = false): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT_RE)) {
+    if (staticOnly && m[1] === undefined) continue;
     const spec = m[1] ?? m[2];
     if (!spec.startsWith('.')) continue;
     let target = resolve(dirname(file), spec);
@@ -101,6 +105,36 @@ describe('architecture', () => {
     expect(violation('src/plugins/echo/echo-service.ts', 'src/plugins/webhook/index.ts')).not.toBeNull();
     expect(violation('src/node/node.ts', 'src/plugins/echo/index.ts')).not.toBeNull();
     expect(violation('src/node/node.ts', 'src/plugins/index.ts')).toBeNull();
+  });
+
+  it('the CLI starts light: its static imports reach no tunnel, streams, node, registry or plugin code', () => {
+    const seen = new Set<string>();
+    const todo = ['cmd/pilot.ts'];
+    while (todo.length > 0) {
+      const f = todo.pop()!;
+      if (seen.has(f)) continue;
+      seen.add(f);
+      // Type-only imports are erased at build time and load nothing.
+      const text = readFileSync(join(ROOT, f), 'utf8');
+      const typeOnly = new Set(
+        [...text.matchAll(/import\s+type\s[^'"]*?from\s*['"]([^'"]+)['"]/g)].map((m) =>
+          relative(ROOT, resolve(dirname(join(ROOT, f)), m[1].replace(/\.js$/, '.ts'))),
+        ),
+      );
+      for (const d of importsOf(join(ROOT, f), true)) if (!typeOnly.has(d)) todo.push(d);
+    }
+    const heavy = [...seen].filter(
+      (f) =>
+        /^src\/(transport|streams|registry|beacon|runtime|plugins)\//.test(f) ||
+        (f.startsWith('src/node/') && f !== 'src/node/config.ts') ||
+        f === 'src/index.ts',
+    );
+    expect(seen.has('src/client.ts')).toBe(true);
+    expect(
+      heavy.filter(
+        (f) => !f.startsWith('src/plugins/dataexchange/') && !f.startsWith('src/plugins/eventstream/'),
+      ),
+    ).toEqual([]);
   });
 
   it('has no import cycles', () => {
