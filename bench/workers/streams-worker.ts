@@ -2,11 +2,13 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { makeAddr } from '../../src/coreapi/addr.js';
 import type { Stream } from '../../src/coreapi/streams.js';
+import { connect, type Driver } from '../../src/ipc/index.js';
 import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
 import { emitEvent, memoryInUse, serve } from './rpc.js';
 
 let node: StaticNode | null = null;
 let raw: Socket | null = null;
+let driver: Driver | null = null;
 const held: Stream[] = [];
 const rawCount = { n: 0, bytes: 0, t0: 0, t1: 0 };
 
@@ -33,6 +35,25 @@ function echoRoundTrip(s: Stream, msg: Buffer): Promise<number> {
     s.on('data', on);
     s.write(msg);
   });
+}
+
+/** `pilot bench`'s loop: `bytes` in 4 KiB writes to an echo stream, until all of it came back. */
+async function echoBytes(s: Stream, bytes: number): Promise<{ ms: number; mibPerSec: number }> {
+  const chunk = Buffer.alloc(4096, 0x61);
+  const t0 = performance.now();
+  let got = 0;
+  const done = new Promise<void>((resolve) => {
+    s.on('data', (c: Buffer) => {
+      got += c.length;
+      if (got >= bytes) resolve();
+    });
+  });
+  for (let sent = 0; sent < bytes; sent += 4096) {
+    if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
+  }
+  await done;
+  const ms = performance.now() - t0;
+  return { ms, mibPerSec: bytes / 1048576 / (ms / 1000) };
 }
 
 serve({
@@ -105,22 +126,20 @@ serve({
   /** What `pilot bench` does, in-process: 4 KiB writes to echo, read everything back. */
   async echoBench(a: { node: number; port: number; bytes: number }) {
     const s = await node!.streams.dial(makeAddr(0, a.node), a.port);
-    const chunk = Buffer.alloc(4096, 0x61);
-    const t0 = performance.now();
-    let got = 0;
-    const done = new Promise<void>((resolve) => {
-      s.on('data', (c: Buffer) => {
-        got += c.length;
-        if (got >= a.bytes) resolve();
-      });
-    });
-    for (let sent = 0; sent < a.bytes; sent += 4096) {
-      if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
-    }
-    await done;
-    const ms = performance.now() - t0;
+    const r = await echoBytes(s, a.bytes);
     s.end();
-    return { ms, mibPerSec: a.bytes / 1048576 / (ms / 1000) };
+    return r;
+  },
+  /**
+   * The same echo bench through a daemon's IPC socket with the library driver, from this (warm) process:
+   * the IPC path without the CLI's start-up and cold code.
+   */
+  async driverEchoBench(a: { socket: string; node: number; port: number; bytes: number }) {
+    driver ??= await connect(a.socket);
+    const s = await driver.dial(makeAddr(0, a.node), a.port);
+    const r = await echoBytes(s, a.bytes);
+    s.destroy();
+    return r;
   },
   /** What `pilot ping` does, in-process: a new stream to echo per probe, write, read the echo. */
   async pingLike(a: { node: number; port: number; count: number }) {
@@ -252,6 +271,7 @@ serve({
     return performance.now() - start;
   },
   async close() {
+    await driver?.close();
     await node?.close();
     raw?.close();
   },
