@@ -320,8 +320,7 @@ export class DriverStream extends Duplex implements Stream {
     this.#batchBytes = 0;
     if (this.#daemonDone || this.#closeSent || this.#host.failure) return;
     this.#msgsSent++;
-    if (parts.length === 1) this.#host.sendData(this.id, parts[0]);
-    else this.#host.sendDataParts(this.id, parts, total);
+    this.#host.sendDataParts(this.id, parts, total);
   }
 
   /** Credit consumed data back to the daemon, in batches of a quarter window (or all of it when asked). */

@@ -27,7 +27,7 @@ function explicitlySet(): boolean {
   return given.some((a) => a.startsWith(FLAG) || a.startsWith('--heap_growing_percent'));
 }
 
-/** Apply the daemon's GC tuning (once per process; later calls are no-ops). Returns whether it applied. */
+/** Apply the daemon's GC tuning to this process (idempotent). Returns false when node's own flag was kept. */
 export function tuneDaemonGc(percent = DAEMON_HEAP_GROWING_PERCENT): boolean {
   if (explicitlySet()) return false;
   v8.setFlagsFromString(`${FLAG}=${percent}`);
