@@ -21,10 +21,9 @@ export const DAEMON_HEAP_GROWING_PERCENT = 300;
 
 const FLAG = '--heap-growing-percent';
 
-/** True when node was started with an explicit heap-growing flag (command line or NODE_OPTIONS). */
+/** True when node was started with an explicit heap-growing flag (node refuses it in NODE_OPTIONS). */
 function explicitlySet(): boolean {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return given.some((a) => a.startsWith(FLAG) || a.startsWith('--heap_growing_percent'));
+  return process.execArgv.some((a) => a.startsWith(FLAG) || a.startsWith('--heap_growing_percent'));
 }
 
 /** Apply the daemon's GC tuning to this process (idempotent). Returns false when node's own flag was kept. */
