@@ -30,14 +30,8 @@ export * from './node/config.js';
 export * from './registry/index.js';
 export { runRegistryCli } from './registry/cli.js';
 export * from './beacon/index.js';
-export {
-  connect,
-  Driver,
-  DriverStream,
-  DriverListener,
-  DriverDatagramSocket,
-  createIpcServer,
-  IpcServer,
-} from './ipc/index.js';
-export type { DaemonControl, DaemonInfo, ConnectOptions, IpcServerOptions } from './ipc/index.js';
+// The local-client surface (IPC driver) is the light entry's; the root adds the daemon side of IPC.
+export * from './client.js';
+export { createIpcServer, IpcServer } from './ipc/index.js';
+export type { DaemonControl, IpcServerOptions } from './ipc/index.js';
 export * from './runtime/index.js';
