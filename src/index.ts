@@ -27,6 +27,14 @@ export {
   type StaticPeer,
 } from './node/static-node.js';
 export * from './node/config.js';
+export {
+  createNode,
+  NodeStartError,
+  runDaemon,
+  type NodeOptions,
+  type PilotNode,
+  type RunDaemonOptions,
+} from './node/index.js';
 export * from './registry/index.js';
 export { runRegistryCli } from './registry/cli.js';
 export * from './beacon/index.js';
