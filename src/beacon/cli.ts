@@ -140,29 +140,34 @@ export async function runBeaconCli(argv: readonly string[], cli: BeaconCliOption
   }
   if (cli.signal?.aborted) return 0;
 
-  let beacon: Beacon;
-  try {
-    beacon = await createBeacon(options);
-  } catch (err) {
-    errOut.write(`pilot beacon: ${isPilotError(err) ? `${err.code}: ${err.message}` : String(err)}\n`);
-    return isPilotError(err, 'ERR_BEACON_CONFIG') ? 2 : 1;
-  }
-  cli.onListening?.(beacon);
-
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
+  // Signal handlers go in before the beacon starts (and logs its address): a parent that signals as soon as it
+  // reads the address must reach `stop`, not node's default action.
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       cli.signal?.removeEventListener('abort', stop);
       resolve();
     };
-    if (cli.handleSignals !== false) {
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    }
-    cli.signal?.addEventListener('abort', stop, { once: true });
-    if (cli.signal?.aborted) stop();
   });
+  if (cli.handleSignals !== false) {
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+  cli.signal?.addEventListener('abort', stop, { once: true });
+
+  let beacon: Beacon;
+  try {
+    beacon = await createBeacon(options);
+  } catch (err) {
+    stop();
+    errOut.write(`pilot beacon: ${isPilotError(err) ? `${err.code}: ${err.message}` : String(err)}\n`);
+    return isPilotError(err, 'ERR_BEACON_CONFIG') ? 2 : 1;
+  }
+  cli.onListening?.(beacon);
+  if (cli.signal?.aborted) stop();
+  await stopped;
   options.logger?.info({ stats: beacon.stats() }, 'beacon stopping');
   await beacon.close();
   return 0;

@@ -141,37 +141,46 @@ export async function runRegistryCli(argv: readonly string[], io: RegistryCliIo 
   }
   const o = cmd.opts<CliOptions>();
   const logger = pino({ level: o.logLevel, base: undefined }, err) as unknown as Logger;
+  // Signal handlers go in before the address is printed: a parent that reads it and signals at once must
+  // reach `stop`, not node's default action (which kills the process before the final save).
+  let promote: (() => void) | null = null;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = (): void => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      if (promote) process.removeListener('SIGUSR2', promote);
+      io.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+  });
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (io.signal?.aborted) stop();
+  else io.signal?.addEventListener('abort', stop, { once: true });
+
   let server: RegistryServer;
   try {
     server = createRegistry(toOptions(o, logger));
     await server.listen();
   } catch (e) {
+    stop();
     err.write(`pilot registry: ${isPilotError(e) ? `${e.message} (${e.code})` : String(e)}\n`);
     return 1;
+  }
+  if (o.standby) {
+    promote = (): void => {
+      server.promote();
+      out.write('registry promoted to primary\n');
+    };
+    process.on('SIGUSR2', promote);
   }
   out.write(`registry listening on ${server.addressText}\n`);
   if (server.fingerprint) out.write(`registry TLS fingerprint ${server.fingerprint}\n`);
   if (o.standby) out.write(`registry is a standby of ${o.standby}\n`);
   io.onListening?.(server);
 
-  const promote = (): void => {
-    server.promote();
-    out.write('registry promoted to primary\n');
-  };
-  if (o.standby) process.on('SIGUSR2', promote);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      process.removeListener('SIGUSR2', promote);
-      io.signal?.removeEventListener('abort', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop, { once: true });
-  });
+  await stopped;
   try {
     await server.close();
   } catch (e) {
