@@ -136,12 +136,20 @@ const BEACON_RELAY_DELIVER = 0x06;
  */
 const RELAY_STICKY_MS = 1000;
 
+/** The last host `literalLookup` checked, and its family: sends to one peer skip the regex test. */
+let lastLookupHost = '';
+let lastLookupFamily = 0;
+
 /** dgram lookup that answers IP literals synchronously (no DNS, no nextTick per send). */
 function literalLookup(
   host: string,
   _family: unknown,
   cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
+  if (host === lastLookupHost) {
+    cb(null, host, lastLookupFamily);
+    return;
+  }
   const f = isIP(host);
   if (f === 0) {
     const err = new Error(`not an IP literal: ${host}`) as NodeJS.ErrnoException;
@@ -149,6 +157,8 @@ function literalLookup(
     cb(err, '', 0);
     return;
   }
+  lastLookupHost = host;
+  lastLookupFamily = f;
   cb(null, host, f);
 }
 
