@@ -329,26 +329,23 @@ export class Connection extends Duplex implements Stream {
     }
     if (this.state === ConnState.SYN_SENT || this.state === ConnState.CLOSED) return;
     const payload = p.payload;
-    let isSack = false;
-    let dataDone = false;
-    if ((flags & FLAG_ACK) !== 0) {
-      this.#peerWnd = p.window * WINDOW_UNIT;
-      isSack = payload.length > 0 && looksLikeSack(payload);
-      if (!isSack && payload.length > 0 && this.state === ConnState.ESTABLISHED && this.#finSeg === null) {
-        // A data segment in mid-stream: the application gets the data (and may answer at once) before the
-        // acknowledgement's bookkeeping (RTT, delivery rate, congestion control), which runs right after in
-        // this same callback. Request/response traffic saves that time on every turn.
-        this.#onData(p.seq, payload);
-        dataDone = true;
-        if (this.#released) return;
-        this.#onAck(p.ack, false, now);
-      } else {
-        this.#onAck(p.ack, payload.length === 0 || isSack, now);
+    const hasAck = (flags & FLAG_ACK) !== 0;
+    const isSack = hasAck && payload.length > 0 && looksLikeSack(payload);
+    const isData = payload.length > 0 && !isSack;
+    if (hasAck) this.#peerWnd = p.window * WINDOW_UNIT;
+    if (hasAck && isData && this.state === ConnState.ESTABLISHED && this.#finSeg === null) {
+      // A data segment in mid-stream: the application gets the data (and may answer at once) before the
+      // acknowledgement's bookkeeping (RTT, delivery rate, congestion control), which runs right after in
+      // this same callback. Request/response traffic saves that time on every turn.
+      this.#onData(p.seq, payload);
+      if (this.#released) return;
+      this.#onAck(p.ack, false, now);
+    } else {
+      if (hasAck) {
+        this.#onAck(p.ack, !isData, now);
         if (isSack) this.#onSack(payload, now);
       }
-    }
-    if (!dataDone) {
-      if (payload.length > 0 && !isSack) this.#onData(p.seq, payload);
+      if (isData) this.#onData(p.seq, payload);
       else if (payload.length === 0 && (flags & FLAG_FIN) === 0 && seqLt(p.seq, this.#rcvNxt)) {
         // A keepalive or probe below the window: answer so the prober learns we are alive.
         this.#ackNow = true;
