@@ -189,9 +189,14 @@ export class KernelNatLab {
 
   /**
    * Build the topology with `sites` NATed hosts. Returns the namespace of each host and the public
-   * address of the rendezvous side. `dropInput` (default true) adds the routers' INPUT drop rule.
+   * address of the rendezvous side. `dropInput` (default true) adds the routers' INPUT drop rule;
+   * `symmetric` makes MASQUERADE pick a random source port for every new flow (`--random-fully`), so
+   * no two destinations see the same mapping and hole punching cannot work.
    */
-  build(sites: number, dropInput = true): { inet: string; hosts: string[]; publicIp: string } {
+  build(
+    sites: number,
+    { dropInput = true, symmetric = false }: { dropInput?: boolean; symmetric?: boolean } = {},
+  ): { inet: string; hosts: string[]; publicIp: string } {
     const inet = this.#addNs('inet');
     this.#exec(inet, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
     const hosts: string[] = [];
@@ -204,7 +209,8 @@ export class KernelNatLab {
       this.#ip('-n', nat, 'route', 'add', 'default', 'via', `10.201.${i}.1`);
       this.#ip('-n', host, 'route', 'add', 'default', 'via', `192.168.${i}.1`);
       this.#exec(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
-      this.#exec(nat, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', dev(1), '-j', 'MASQUERADE');
+      const masq = ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', dev(1), '-j', 'MASQUERADE'];
+      this.#exec(nat, ...masq, ...(symmetric ? ['--random-fully'] : []));
       if (dropInput) this.#exec(nat, 'iptables', '-A', 'INPUT', '-i', dev(1), '-j', 'DROP');
       hosts.push(host);
     }
