@@ -27,6 +27,7 @@ export {
   type StaticPeer,
 } from './node/static-node.js';
 export * from './node/config.js';
+export * from './node/config-file.js';
 export {
   createNode,
   NodeStartError,

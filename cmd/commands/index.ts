@@ -4,6 +4,7 @@
  */
 import { command, type CommandSpec } from '../command-spec.js';
 import { buildManifest, type Manifest } from '../manifest.js';
+import { configCommands } from './config-file.js';
 import { daemonCommands } from './daemon.js';
 import { dataExchangeCommands } from './data-exchange.js';
 import { datagramCommands } from './datagrams.js';
@@ -39,6 +40,7 @@ const contextCommand = command<Manifest>({
 });
 
 export const allCommands: readonly CommandSpec[] = [
+  ...configCommands,
   ...daemonCommands,
   ...nodeInfoCommands,
   ...pingCommands,

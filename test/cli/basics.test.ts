@@ -18,6 +18,8 @@ afterAll(() => tmp.cleanup());
 
 /** Every command of the reference list that this CLI must offer. */
 const REQUIRED = [
+  'init',
+  'config',
   'daemon',
   'daemon start',
   'daemon stop',
