@@ -48,7 +48,7 @@ describe('beacon: discover', () => {
   });
 
   it('a node moving to a new endpoint is updated; entries expire after the TTL', async () => {
-    const b = await beacon({ nodeTtlMs: 150 });
+    const b = await beacon({ nodeTtlMs: 500 });
     const c1 = await udpWithInbox();
     const c2 = await udpWithInbox();
     await register(b, c1, 7);

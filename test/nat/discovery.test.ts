@@ -82,8 +82,8 @@ describe('endpoint discovery', () => {
     let received = 0;
     silent.on('message', () => received++);
     const t0 = Date.now();
-    expect(await nat.discover({ timeoutMs: 150 })).toBeNull();
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(await nat.discover({ timeoutMs: 500 })).toBeNull();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(490);
     expect(received).toBeGreaterThan(1); // Discover is re-sent while waiting
     expect(nat.registrationAddr()).toBe(`127.0.0.1:${t2.address.port}`);
   });

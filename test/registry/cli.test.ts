@@ -38,7 +38,9 @@ describe('runRegistryCli', () => {
         onListening: (s) => (server = s),
       },
     );
-    await expect.poll(() => out.text()).toMatch(/registry listening on 127\.0\.0\.1:\d+/);
+    await expect
+      .poll(() => out.text(), { timeout: 10_000 })
+      .toMatch(/registry listening on 127\.0\.0\.1:\d+/);
     const port = Number(/127\.0\.0\.1:(\d+)/.exec(out.text())?.[1]);
     expect(port).toBeGreaterThan(0);
     const fp = /fingerprint ([0-9a-f]{64})/.exec(out.text())?.[1];

@@ -73,7 +73,8 @@ export function managerFor(node: PilotNode, opts: Partial<TrustManagerOptions> =
     events: node.events,
     logger: silentLogger,
     pollIntervalMs: 100,
-    directTimeoutMs: 1500,
+    // First contact (resolve, key exchange, SYN, write) on a loaded machine; relay tests pass 300.
+    directTimeoutMs: 5000,
     ...opts,
   });
   onTestFinished(() => m.stop());

@@ -161,7 +161,7 @@ describe('faults: path changes', () => {
     ['path-MTU segments', true],
     ['1,382-byte segments', false],
   ])(
-    'bandwidth cap 5 MB/s with a 64 KiB queue (%s): 2 MiB intact at more than half the cap',
+    'bandwidth cap 5 MB/s with a 64 KiB queue (%s): 2 MiB intact at more than a third of the cap',
     async (_, pmtu) => {
       const cap = 5_000_000;
       const size = 2 * MiB;
@@ -177,7 +177,9 @@ describe('faults: path changes', () => {
       note(
         `bandwidth cap (${pmtu ? 'pmtu' : 'small segs'}): goodput ${(goodput / 1e6).toFixed(2)} MB/s of ${cap / 1e6} (uncapped ${(baseline / 1e6).toFixed(1)}), queue drops ${p.relay.stats.up.queueDrops}, retransmits ${st.retransmits}, mss ${st.mss}`,
       );
-      expect(goodput).toBeGreaterThan(0.5 * Math.min(cap, baseline));
+      // More than a third of the cap (measured 0.8-0.9 of it): the bound leaves room for one stall of the
+      // test process in a transfer of under half a second, and still catches a collapse to RTO pacing.
+      expect(goodput).toBeGreaterThan(0.35 * Math.min(cap, baseline));
       await expectCleanedUp(p);
     },
   );

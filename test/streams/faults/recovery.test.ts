@@ -47,8 +47,12 @@ describe('faults: recovery efficiency', () => {
     // A retransmission is lost again with probability 3 %, so a third transmission is rare (the relay drops
     // the same packet indices every run, and alone this test never went above 3) and a fifth would mean
     // waste. In the full suite on 2 cores a 4 showed up in 2 of 4 runs: a stalled event loop can delay ACKs
-    // past the loss-detection timers, which adds one spurious resend.
-    expect(maxTx).toBeLessThanOrEqual(4);
+    // past the loss-detection timers, and each such stall adds one spurious resend. So: a handful of
+    // segments may go out 4+ times (stalls), never many; the regression this guards resent 360-506 times for
+    // about 45 drops.
+    const heavy = [...tx.values()].filter((n) => n >= 4).length;
+    expect(heavy).toBeLessThanOrEqual(3);
+    expect(maxTx).toBeLessThanOrEqual(6);
     expect(rtx).toBeLessThanOrEqual(2 * drops + 10);
     await expectCleanedUp(p);
   });
