@@ -47,7 +47,9 @@ describe('data before acknowledgement bookkeeping', () => {
     const st = s.stats();
     expect(st.srttMs).toBeGreaterThan(0);
     expect(st.srttMs).toBeLessThan(1000);
-    expect(st.retransmits).toBe(0);
+    // A stall of the test process can fire a tail-loss probe (a spurious resend); lost ACK processing would
+    // resend on every one of the 20 exchanges.
+    expect(st.retransmits).toBeLessThanOrEqual(2);
     s.end();
     await once(s, 'close');
   });

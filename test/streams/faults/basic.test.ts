@@ -140,7 +140,7 @@ describe('faults: clean path', () => {
   // Fix: advance #rcvNxt (and drain the reassembly buffer) before pushing, i.e. collect the chunks, update
   // the sequence state, then push them.
   it('a reply sent from the data handler acknowledges the request (no delayed-ACK wait)', async () => {
-    const p = await faultPair({ streams: { delayedAckMs: 500 } });
+    const p = await faultPair({ streams: { delayedAckMs: 2000 } });
     const l = await p.b.streams.listen(7);
     void l.accept().then(echo, () => {});
     const c = await p.a.streams.dial(p.b.addr, 7);
@@ -158,7 +158,8 @@ describe('faults: clean path', () => {
       `echo reply: ${inFlight} bytes still unacknowledged after the reply, close took ${closeMs.toFixed(0)} ms`,
     );
     expect(inFlight).toBe(0);
-    expect(closeMs).toBeLessThan(250);
+    // Waiting for the delayed ACK would take 2 s; the margin below that absorbs a stalled test process.
+    expect(closeMs).toBeLessThan(1000);
     await expectCleanedUp(p);
   });
 });
