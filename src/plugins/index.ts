@@ -57,6 +57,7 @@ export const builtinPlugins: readonly BuiltinPlugin[] = Object.freeze([
       maxConnections: POSITIVE,
       maxInboxMessages: POSITIVE,
       maxStoredBytes: POSITIVE,
+      retentionHours: { type: 'number', minimum: 0 },
     }),
     create: (config) => new DataExchangeService(config),
   },

@@ -24,6 +24,7 @@ import {
   StorageQuota,
   type StorageUsage,
 } from './quota.js';
+import { pruneOlderThan, sweepIntervalMs, type PruneResult } from './retention.js';
 import { defaultDataDir, encodeInboxMessage, saveReceivedFile, writeInboxMessage } from './storage.js';
 
 export const DATAEXCHANGE_NAME = 'dataexchange';
@@ -42,6 +43,8 @@ export interface DataExchangeOptions {
   readonly maxInboxMessages: number;
   /** Most bytes (file sizes on disk) kept in `inbox/` + `received/` together (default 1 GiB). */
   readonly maxStoredBytes: number;
+  /** Files older than this many hours are deleted (0, the default, keeps everything). */
+  readonly retentionHours: number;
 }
 
 /** Not config: hooks for tests. */
@@ -58,6 +61,8 @@ export interface DataExchangeStats {
   readonly badFrames: number;
   /** Frames not saved because they did not fit the storage quota. */
   readonly quotaRejected: number;
+  /** Files deleted by retention. */
+  readonly pruned: number;
 }
 
 type State = 'idle' | 'running' | 'stopped';
@@ -72,9 +77,19 @@ function positiveInteger(config: Readonly<Record<string, unknown>>, key: string,
   return v;
 }
 
+function nonNegativeNumber(config: Readonly<Record<string, unknown>>, key: string): number {
+  const v = config[key] ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new InvalidArgumentError(`dataexchange: config "${key}" must be a number >= 0`, {
+      details: { key },
+    });
+  }
+  return v;
+}
+
 /**
  * Validate the plugin config: `port`, `dataDir` (`~/` expanded), `maxConnections`, `maxInboxMessages`,
- * `maxStoredBytes`. Throws ERR_INVALID_ARG naming the key.
+ * `maxStoredBytes`, `retentionHours`. Throws ERR_INVALID_ARG naming the key.
  */
 export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): DataExchangeOptions {
   const port = config.port ?? PORT_DATA_EXCHANGE;
@@ -96,6 +111,7 @@ export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): 
     maxConnections: positiveInteger(config, 'maxConnections', 256),
     maxInboxMessages: positiveInteger(config, 'maxInboxMessages', DEFAULT_MAX_INBOX_MESSAGES),
     maxStoredBytes: positiveInteger(config, 'maxStoredBytes', DEFAULT_MAX_STORED_BYTES),
+    retentionHours: nonNegativeNumber(config, 'retentionHours'),
   };
 }
 
@@ -116,7 +132,17 @@ export class DataExchangeService implements Service {
   readonly #hooks: DataExchangeHooks;
   readonly #open = new Set<Stream>();
   readonly #tasks = new Set<Promise<void>>();
-  #stats = { connections: 0, messages: 0, files: 0, saveErrors: 0, badFrames: 0, quotaRejected: 0 };
+  #stats = {
+    connections: 0,
+    messages: 0,
+    files: 0,
+    saveErrors: 0,
+    badFrames: 0,
+    quotaRejected: 0,
+    pruned: 0,
+  };
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #sweeping: Promise<PruneResult> | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}, hooks: DataExchangeHooks = {}) {
     this.#config = config;
@@ -151,15 +177,59 @@ export class DataExchangeService implements Service {
         onScanError: (err) => this.#log?.warn({ err, dataDir }, 'data exchange: cannot scan storage usage'),
       },
     );
-    await this.#quota.scan();
+    if (this.#options.retentionHours > 0) await this.sweep();
+    if (this.#quota.scans === 0) await this.#quota.scan();
     this.#listener = await deps.streams.listen(this.#options.port);
     this.#state = 'running';
     const listener = this.#listener;
     this.#track(deps.tasks, 'acceptLoop', () => this.#acceptLoop(listener, deps.tasks));
+    if (this.#options.retentionHours > 0) {
+      const every = sweepIntervalMs(this.#options.retentionHours * 3_600_000);
+      this.#sweepTimer = setInterval(() => {
+        this.#track(deps.tasks, 'retention', async () => {
+          await this.sweep();
+        });
+      }, every);
+      this.#sweepTimer.unref();
+    }
     deps.logger.info(
       { port: this.#options.port, dataDir, usage: this.#quota.usage },
       'data exchange listening',
     );
+  }
+
+  /**
+   * Delete stored files older than `retentionHours` now (nothing when it is 0), then re-count the quota's
+   * usage. Runs at start and then periodically; concurrent calls share one sweep. Never rejects: a directory
+   * that cannot be read is logged.
+   */
+  sweep(): Promise<PruneResult> {
+    const hours = this.#options.retentionHours;
+    if (hours <= 0) return Promise.resolve({ files: 0, bytes: 0, failed: 0 });
+    if (this.#sweeping) return this.#sweeping;
+    const { dataDir } = this.#options;
+    const run = pruneOlderThan(dataDir, Date.now() - hours * 3_600_000).then(
+      async (r) => {
+        this.#stats.pruned += r.files;
+        if (r.files > 0) await this.#quota?.scan();
+        if (r.files > 0 || r.failed > 0) {
+          this.#log?.info(
+            { dataDir, ...r, retentionHours: hours },
+            'data exchange: retention removed old files',
+          );
+        }
+        return r;
+      },
+      (err: unknown) => {
+        this.#log?.warn({ err, dataDir }, 'data exchange: retention sweep failed');
+        return { files: 0, bytes: 0, failed: 0 };
+      },
+    );
+    this.#sweeping = run;
+    void run.finally(() => {
+      if (this.#sweeping === run) this.#sweeping = null;
+    });
+    return run;
   }
 
   async stop(_signal?: AbortSignal): Promise<void> {
@@ -168,6 +238,8 @@ export class DataExchangeService implements Service {
       return;
     }
     this.#state = 'stopped';
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
     await this.#listener?.close();
     for (const s of this.#open) s.destroy();
     await Promise.allSettled([...this.#tasks]);
