@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { command, flag } from '../command-spec.js';
 import { CliError, UsageError } from '../errors.js';
@@ -78,7 +79,6 @@ export const configCommands = [
       if (ctx.socketFlag !== undefined) set.socket = ctx.socketFlag;
       const obj = cf.editConfigObject({}, { set }, 'pilot init');
       await cf.writeConfigObject(path, obj);
-      const { loadConfig } = await import('../../src/client.js');
       const cfg = loadConfig({ file: path, env: {} });
       return {
         config_path: path,

@@ -61,7 +61,8 @@ interface Counts {
   bytes: number;
 }
 
-async function entries(dir: string): Promise<string[]> {
+/** The names in `dir`; a missing directory (or a file in its place) has none. */
+export async function dirNames(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {
@@ -74,7 +75,7 @@ async function entries(dir: string): Promise<string[]> {
 /** Sum of the regular files' sizes in `dir`, and how many of them `count` selects. */
 async function scanDir(dir: string, count: (name: string) => boolean): Promise<Counts> {
   const out: Counts = { messages: 0, bytes: 0 };
-  for (const name of await entries(dir)) {
+  for (const name of await dirNames(dir)) {
     const st = await stat(join(dir, name)).catch(() => null);
     if (!st?.isFile()) continue;
     out.bytes += st.size;

@@ -7,8 +7,9 @@
  * directories, files the process cannot stat) is left alone. A file still being written has a fresh
  * modification time and is never old enough.
  */
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dirNames } from './quota.js';
 import { INBOX_DIR, RECEIVED_DIR } from './storage.js';
 
 /** Sweeps are at least this far apart, and at most one hour apart. */
@@ -24,16 +25,6 @@ export interface PruneResult {
   readonly failed: number;
 }
 
-async function names(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw err;
-  }
-}
-
 /** Delete the regular files in `inbox/` and `received/` last modified before `cutoffMs` (epoch ms). */
 export async function pruneOlderThan(dataDir: string, cutoffMs: number): Promise<PruneResult> {
   let files = 0;
@@ -41,7 +32,7 @@ export async function pruneOlderThan(dataDir: string, cutoffMs: number): Promise
   let failed = 0;
   for (const sub of [INBOX_DIR, RECEIVED_DIR]) {
     const dir = join(dataDir, sub);
-    for (const name of await names(dir)) {
+    for (const name of await dirNames(dir)) {
       const path = join(dir, name);
       const st = await lstat(path).catch(() => null);
       if (!st?.isFile() || st.mtimeMs >= cutoffMs) continue;
