@@ -28,6 +28,7 @@ export {
 } from './node/static-node.js';
 export * from './node/config.js';
 export * from './node/config-file.js';
+export { DAEMON_HEAP_GROWING_PERCENT, tuneDaemonGc, type GcTuning } from './node/gc-tuning.js';
 export {
   createNode,
   NodeStartError,

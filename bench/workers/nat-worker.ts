@@ -23,6 +23,10 @@ import {
   type UdpTunnel,
 } from '../../src/transport/tunnel.js';
 import { emitEvent, serve } from './rpc.js';
+import { tuneDaemonGc } from '../../src/node/gc-tuning.js';
+
+// Every benchmark process, baselines included, runs with the daemon's V8 settings (src/node/gc-tuning.ts).
+tuneDaemonGc();
 
 type Mode = 'open' | 'stateful' | 'beacon-only';
 

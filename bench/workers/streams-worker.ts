@@ -5,6 +5,10 @@ import type { Stream } from '../../src/coreapi/streams.js';
 import { connect, type Driver } from '../../src/ipc/index.js';
 import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
 import { emitEvent, memoryInUse, serve } from './rpc.js';
+import { tuneDaemonGc } from '../../src/node/gc-tuning.js';
+
+// Every benchmark process, baselines included, runs with the daemon's V8 settings (src/node/gc-tuning.ts).
+tuneDaemonGc();
 
 let node: StaticNode | null = null;
 let raw: Socket | null = null;

@@ -15,6 +15,10 @@ import { StaticPeerDirectory } from '../../src/transport/key-source.js';
 import { generateEd25519 } from '../../src/transport/keys.js';
 import { makePacket, PROTO_DATAGRAM } from '../../src/transport/packet.js';
 import { createTunnel } from '../../src/transport/tunnel.js';
+import { tuneDaemonGc } from '../../src/node/gc-tuning.js';
+
+// Every benchmark process, baselines included, runs with the daemon's V8 settings (src/node/gc-tuning.ts).
+tuneDaemonGc();
 
 type Msg = { type: string; [k: string]: unknown };
 const role = process.argv[2];

@@ -1,6 +1,10 @@
 /** Benchmark worker for the peer stack: udx-native streams, optionally wrapped in @hyperswarm/secret-stream. */
 import { createRequire } from 'node:module';
 import { emitEvent, memoryInUse, serve } from './rpc.js';
+import { tuneDaemonGc } from '../../src/node/gc-tuning.js';
+
+// Every benchmark process, baselines included, runs with the daemon's V8 settings (src/node/gc-tuning.ts).
+tuneDaemonGc();
 
 const require = createRequire(import.meta.url);
 const UDX = require('udx-native');
