@@ -604,11 +604,28 @@ export class Connection extends Duplex implements Stream {
   }
 
   override _read(): void {
-    // The application consumed data: if our advertised window had closed noticeably, announce it.
+    this.#windowReopened();
+  }
+
+  /**
+   * Node calls `_read()` once and then not again until the next `push()`. When the application drains a
+   * buffer that had closed our window (a paused stream resumed, or `read()` in paused mode), no push comes,
+   * since the peer is waiting for the window, so each read is checked here too. Without it the peer
+   * stalled until its zero-window probe, half a second or more.
+   */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    this.#windowReopened();
+    return chunk;
+  }
+
+  /** The application consumed data: if our advertised window had closed noticeably, announce it. */
+  #windowReopened(): void {
     if (this.state === ConnState.CLOSED || this.#released) return;
-    const units = this.#advUnits();
     const mssUnits = Math.max(1, Math.ceil((2 * this.#mss) / WINDOW_UNIT));
-    if (this.#lastAdvUnits < mssUnits && units >= this.#lastAdvUnits + mssUnits) {
+    if (this.#lastAdvUnits >= mssUnits) return;
+    const units = this.#advUnits();
+    if (units >= this.#lastAdvUnits + mssUnits) {
       this.#ackNow = true;
       this.#host.scheduleAck(this);
     }
