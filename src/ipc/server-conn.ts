@@ -124,6 +124,9 @@ export class ServerConn {
   closeWrite(): void {
     if (this.#state !== ConnState.Open) return;
     this.#closeWriteWanted = true;
+    // No more client data can come for this conn, and a stream that is ending never emits 'drain': stop
+    // holding the client's socket for it.
+    this.#uncongest();
     if (this.stream.writableFinished) this.#finished();
     else if (!this.stream.writableEnded) this.stream.end();
   }
@@ -253,11 +256,23 @@ export class ServerConn {
 
   #closed(): void {
     if (this.#state === ConnState.Done) return;
+    if (this.#state === ConnState.Pending) {
+      // The client does not know this conn yet (its DialOK waits behind an earlier reply): stay Pending, so
+      // that announce() finds the stream destroyed and reports it then, and stop tracking the stream.
+      this.#host.release(this);
+      return;
+    }
     const wasOpen = this.#state === ConnState.Open;
     this.#state = ConnState.Done;
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
-    if (wasOpen) {
-      if (!this.#eofSent || this.#error) this.#reportClosed();
+    // Report unless the client already knows all there is to know: end-of-stream sent, no error, and (for
+    // an extension client, which can still write after the peer's FIN) our own write side finished. A
+    // daemon-side close of a half-closed conn would otherwise leave the client's end() waiting forever.
+    if (
+      wasOpen &&
+      (!this.#eofSent || this.#error || (this.#host.extended && !this.stream.writableFinished))
+    ) {
+      this.#reportClosed();
     }
     this.#uncongest();
     this.#host.release(this);

@@ -106,6 +106,12 @@ export class Connection extends Duplex implements Stream {
   #recoveryPoint = 0;
   #dupAcks = 0;
   #peerWnd = -1;
+  /** Largest window the peer has advertised (sender-side silly-window avoidance). */
+  #peerWndMax = 0;
+  /** Largest data segment received from the peer: its segment size may exceed ours (it probed the path MTU). */
+  #peerSegMax = 0;
+  /** We advertised less room than one of the peer's segments: it may be stalled, probing (see #onData). */
+  #peerBlocked = false;
   #noDelay = false;
   #nagleForce = false;
   #tokens = 0;
@@ -276,7 +282,7 @@ export class Connection extends Duplex implements Stream {
   /** Passive open from a SYN: record the peer, answer SYN-ACK, and count as established (as the reference). */
   openPassive(syn: Packet): void {
     this.#rcvNxt = seqAdd(syn.seq, 1);
-    this.#peerWnd = syn.window * WINDOW_UNIT;
+    this.#setPeerWnd(syn.window * WINDOW_UNIT);
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.state = ConnState.ESTABLISHED;
     this.#emit(FLAG_SYN | FLAG_ACK, this.#iss, this.#rcvNxt, EMPTY);
@@ -312,7 +318,7 @@ export class Connection extends Duplex implements Stream {
         this.#synSentAt = 0;
         this.#rcvNxt = seqAdd(p.seq, 1);
         this.#sndUna = this.#sndNxt;
-        this.#peerWnd = p.window * WINDOW_UNIT;
+        this.#setPeerWnd(p.window * WINDOW_UNIT);
         this.state = ConnState.ESTABLISHED;
         // The handshake's last ACK goes right after the caller's code resumed with its stream (a microtask
         // queued behind the dial's resolution): data it writes at once carries the ACK instead of a separate
@@ -332,7 +338,7 @@ export class Connection extends Duplex implements Stream {
     const hasAck = (flags & FLAG_ACK) !== 0;
     const isSack = hasAck && payload.length > 0 && looksLikeSack(payload);
     const isData = payload.length > 0 && !isSack;
-    if (hasAck) this.#peerWnd = p.window * WINDOW_UNIT;
+    if (hasAck) this.#setPeerWnd(p.window * WINDOW_UNIT);
     if (hasAck && isData && this.state === ConnState.ESTABLISHED && this.#finSeg === null) {
       // A data segment in mid-stream: the application gets the data (and may answer at once) before the
       // acknowledgement's bookkeeping (RTT, delivery rate, congestion control), which runs right after in
@@ -503,6 +509,14 @@ export class Connection extends Duplex implements Stream {
   #onData(seq: number, data: Buffer): void {
     const len = data.length;
     this.#stats.segsRecv++;
+    if (len > this.#peerSegMax) this.#peerSegMax = len;
+    if (this.#peerBlocked) {
+      // We last offered less room than one of the peer's segments. More than a byte shows the peer has
+      // seen room again; a single byte is its zero-window probe, answered at once with the current window
+      // (not after the delayed-ACK time), since the update that reopened the window may have been lost.
+      if (len > 1) this.#peerBlocked = false;
+      else this.#ackNow = true;
+    }
     if (this.#eofDelivered) {
       this.#ackNow = true;
       return;
@@ -622,7 +636,10 @@ export class Connection extends Duplex implements Stream {
   /** The application consumed data: if our advertised window had closed noticeably, announce it. */
   #windowReopened(): void {
     if (this.state === ConnState.CLOSED || this.#released) return;
-    const mssUnits = Math.max(1, Math.ceil((2 * this.#mss) / WINDOW_UNIT));
+    // Two of the peer's segments (which may be larger than ours), but never more than half the window.
+    const seg = Math.max(this.#mss, this.#peerSegMax);
+    const half = Math.floor(this.#host.config.recvWindow / WINDOW_UNIT / 2);
+    const mssUnits = Math.max(1, Math.min(Math.ceil((2 * seg) / WINDOW_UNIT), half));
     if (this.#lastAdvUnits >= mssUnits) return;
     const units = this.#advUnits();
     if (units >= this.#lastAdvUnits + mssUnits) {
@@ -655,7 +672,9 @@ export class Connection extends Duplex implements Stream {
         if (this.#peerWnd >= 0) {
           const room = this.#peerWnd - ((this.#sndNxt - this.#sndUna) >>> 0);
           if (room < size) {
-            if (room <= 0 || room < this.#pendingBytes) {
+            // Less than a segment of room: send it only when it ends the data or is at least half the
+            // largest window the peer offered (RFC 1122 §4.2.3.4); otherwise wait for the window to open.
+            if (room <= 0 || (room < this.#pendingBytes && room < this.#peerWndMax >>> 1)) {
               if (q.length === 0) this.#armZeroWindowProbe();
               break;
             }
@@ -670,6 +689,8 @@ export class Connection extends Duplex implements Stream {
         if (!this.#pace(size, now)) break;
         this.#nagleForce = false;
         const seg = this.#newSegment(size, now);
+        // The window is open again: the next stall's probes start from the shortest interval.
+        this.#zwpInterval = 0;
         this.#stamp(seg, now);
         q.push(seg);
         this.#sendSegment(seg);
@@ -793,6 +814,11 @@ export class Connection extends Duplex implements Stream {
     return false;
   }
 
+  #setPeerWnd(bytes: number): void {
+    this.#peerWnd = bytes;
+    if (bytes > this.#peerWndMax) this.#peerWndMax = bytes;
+  }
+
   #armZeroWindowProbe(): void {
     if (this.#zwpAt !== 0) return;
     const cfg = this.#host.config;
@@ -848,6 +874,7 @@ export class Connection extends Duplex implements Stream {
     const units = this.#advUnits();
     p.window = units;
     this.#lastAdvUnits = units;
+    if (units * WINDOW_UNIT < this.#peerSegMax) this.#peerBlocked = true;
     p.payload = payload;
     if ((flags & FLAG_ACK) !== 0) {
       this.#ackPending = 0;
