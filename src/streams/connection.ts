@@ -1056,7 +1056,12 @@ export class Connection extends Duplex implements Stream {
     // destroy() without a real error after the peer finished (what `for await` does at the end of the
     // stream, passing an AbortError): close like TCP's close(), delivering what was written and a FIN.
     const graceful = err === null || (err as { code?: string }).code === 'ABORT_ERR';
+    let handedOver = false;
     if (!this.#released && graceful && this.#eofDelivered && this.state !== ConnState.CLOSED) {
+      handedOver = true;
+      // Writes Node still holds (our send buffer was full) go out too, before the FIN: a clean end-of-stream
+      // must never hide a cut-off tail. Node fails their callbacks after this (the stream is destroyed).
+      for (const w of bufferedWrites(this)) this.#enqueue(w);
       this.#finQueued = true;
       this.pump();
       err = null;
@@ -1070,7 +1075,8 @@ export class Connection extends Duplex implements Stream {
     }
     const w = this.#writeCb;
     this.#writeCb = null;
-    if (w !== null) w(err ?? new ConnectionResetError('stream destroyed'));
+    // After a graceful close the held write's data is queued ahead of the FIN: it was handed over.
+    if (w !== null) w(handedOver ? null : (err ?? new ConnectionResetError('stream destroyed')));
     cb(err);
   }
 
@@ -1103,4 +1109,18 @@ export class Connection extends Duplex implements Stream {
   isOldFin(p: Packet): boolean {
     return (p.flags & FLAG_FIN) !== 0 && seqLe(p.seq, this.#rcvNxt);
   }
+}
+
+/** The chunks Node's Writable still buffers (not yet handed to `_write`), as Buffers. */
+function bufferedWrites(stream: Duplex): Buffer[] {
+  const pending = (stream as { writableBuffer?: { chunk: unknown; encoding?: string }[] }).writableBuffer;
+  if (!Array.isArray(pending)) return [];
+  const out: Buffer[] = [];
+  for (const { chunk, encoding } of pending) {
+    if (Buffer.isBuffer(chunk)) out.push(chunk);
+    else if (chunk instanceof Uint8Array)
+      out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    else if (typeof chunk === 'string') out.push(Buffer.from(chunk, (encoding ?? 'utf8') as BufferEncoding));
+  }
+  return out;
 }
