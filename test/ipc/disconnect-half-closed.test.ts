@@ -9,8 +9,9 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Stream } from '../../src/coreapi/streams.js';
 import { connect } from '../../src/ipc/index.js';
 import { createIpcServer } from '../../src/ipc/server.js';
-import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
-import { FakeControl, tempSocketPath } from '../ipc/helpers.js';
+import type { StaticNode } from '../../src/node/static-node.js';
+import { pair } from '../streams/helpers.js';
+import { FakeControl, tempSocketPath } from './helpers.js';
 
 /** closeConnection as the real daemon does it (src/node/node-control.ts). */
 class RealCloseControl extends FakeControl {
@@ -29,12 +30,7 @@ describe('daemon-side close of a half-closed connection', () => {
   it.each([false, true])(
     "the owning client's end() completes (or fails) instead of waiting forever (disconnect: %s)",
     async (disconnect) => {
-      const a = await createStaticNode({ nodeId: 1, streams: { pmtuDiscovery: false } });
-      onTestFinished(() => a.close());
-      const b = await createStaticNode({ nodeId: 2, streams: { pmtuDiscovery: false } });
-      onTestFinished(() => b.close());
-      a.addPeer(b.peerEntry());
-      b.addPeer(a.peerEntry());
+      const { a, b } = await pair({ pmtuDiscovery: false });
 
       // The peer half-closes at once and keeps reading.
       const l = await b.streams.listen(1000);

@@ -8,19 +8,14 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Stream } from '../../src/coreapi/streams.js';
 import { connect } from '../../src/ipc/index.js';
 import { createIpcServer } from '../../src/ipc/server.js';
-import { createStaticNode } from '../../src/node/static-node.js';
-import { FakeControl, tempSocketPath } from '../ipc/helpers.js';
+import { pair } from '../streams/helpers.js';
+import { FakeControl, tempSocketPath } from './helpers.js';
 
 describe('a conn that fails before its DialOK is written', () => {
   it.each([false, true])(
     'the client learns the connection is gone (slow earlier request: %s)',
     async (withSlow) => {
-      const a = await createStaticNode({ nodeId: 1, streams: { pmtuDiscovery: false, dialTimeoutMs: 1000 } });
-      onTestFinished(() => a.close());
-      const b = await createStaticNode({ nodeId: 2, streams: { pmtuDiscovery: false } });
-      onTestFinished(() => b.close());
-      a.addPeer(b.peerEntry());
-      b.addPeer(a.peerEntry());
+      const { a, b } = await pair({ pmtuDiscovery: false, dialTimeoutMs: 1000 });
 
       // A service that refuses at once (as dataexchange/eventstream do over their connection limit): RST.
       const l = await b.streams.listen(1000);

@@ -11,8 +11,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Stream } from '../../src/coreapi/streams.js';
 import { connect } from '../../src/ipc/index.js';
 import { createIpcServer } from '../../src/ipc/server.js';
-import { createStaticNode } from '../../src/node/static-node.js';
 import { waitFor } from '../helpers/wait.js';
+import { pair } from '../streams/helpers.js';
 import { FakeControl, tempSocketPath } from './helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -26,12 +26,7 @@ describe('IPC over real streams: flow control', () => {
       zeroWindowProbeMaxMs: 60_000,
       pmtuDiscovery: false,
     };
-    const a = await createStaticNode({ nodeId: 1, streams });
-    onTestFinished(() => a.close());
-    const b = await createStaticNode({ nodeId: 2, streams });
-    onTestFinished(() => b.close());
-    a.addPeer(b.peerEntry());
-    b.addPeer(a.peerEntry());
+    const { a, b } = await pair(streams);
 
     const data = randomBytes(TOTAL);
     const l = await b.streams.listen(1000);

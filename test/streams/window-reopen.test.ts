@@ -17,6 +17,12 @@ const TOTAL = 1024 * 1024;
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+function expectAll(chunks: Buffer[], data: Buffer): void {
+  const got = Buffer.concat(chunks);
+  expect(got.length).toBe(TOTAL);
+  expect(sha(got)).toBe(sha(data));
+}
+
 async function blockedPair(): Promise<{ c: Stream; s: Stream; data: Buffer; written: Promise<void> }> {
   const { a, b } = await pair({
     recvWindow: WINDOW,
@@ -56,9 +62,7 @@ describe('window reopening', () => {
     s.resume();
     await ended;
     await written;
-    const got = Buffer.concat(chunks);
-    expect(got.length).toBe(TOTAL);
-    expect(sha(got)).toBe(sha(data));
+    expectAll(chunks, data);
   }, 20_000);
 
   it('read() in paused mode reopens the window without waiting for a probe', async () => {
@@ -71,8 +75,6 @@ describe('window reopening', () => {
     });
     await ended;
     await written;
-    const got = Buffer.concat(chunks);
-    expect(got.length).toBe(TOTAL);
-    expect(sha(got)).toBe(sha(data));
+    expectAll(chunks, data);
   }, 20_000);
 });
