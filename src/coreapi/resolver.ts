@@ -7,6 +7,11 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** True for a UDP port a datagram can be sent to (an integer in 1..65535; 0 is not one). */
+export function isUdpPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 0xffff;
+}
+
 export interface PeerInfo {
   readonly nodeId: number;
   readonly addr: Addr;

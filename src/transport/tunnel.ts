@@ -9,7 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import type { Endpoint } from '../coreapi/resolver.js';
+import { isUdpPort, type Endpoint } from '../coreapi/resolver.js';
 import { TrafficCounters, type DropReason, type TrafficSnapshot } from './counters.js';
 import { TransportError } from './errors.js';
 import {
@@ -318,6 +318,9 @@ export class UdpTunnel extends EventEmitter {
 
   /** The beacon used for relaying. */
   setBeacon(endpoint: Endpoint | null): void {
+    if (endpoint !== null && !isUdpPort(endpoint.port)) {
+      throw new TransportError('ERR_TRANSPORT_CONFIG', `beacon port ${endpoint.port} is not a UDP port`);
+    }
     this.#beacon = endpoint;
     this.#beaconHost = endpoint ? this.#sendHostFor(endpoint.host) : '';
   }
@@ -325,6 +328,12 @@ export class UdpTunnel extends EventEmitter {
   /** Add or update a peer's endpoint; starts a key exchange when encrypting. */
   addPeer(nodeId: number, endpoint: Endpoint, options: { relay?: boolean } = {}): void {
     this.#checkOpen();
+    if (!isUdpPort(endpoint.port)) {
+      throw new TransportError(
+        'ERR_TRANSPORT_CONFIG',
+        `peer ${nodeId}: port ${endpoint.port} is not a UDP port`,
+      );
+    }
     const peer = this.#peers.get(nodeId) ?? this.#newPeer(nodeId);
     if (peer === null) throw new TransportError('ERR_TRANSPORT_CONFIG', 'peer table full');
     this.#setEndpoint(peer, endpoint);
@@ -343,7 +352,7 @@ export class UdpTunnel extends EventEmitter {
     const src = this.#endpoints;
     if (this.#closed || peer === undefined || src === null || peer.state === PeerState.Resolving) return;
     const apply = (ep: Endpoint | null): void => {
-      if (ep === null || this.#closed || this.#peers.get(nodeId) !== peer) return;
+      if (ep === null || !isUdpPort(ep.port) || this.#closed || this.#peers.get(nodeId) !== peer) return;
       const changed =
         peer.endpoint === null ||
         peer.endpoint.port !== ep.port ||
@@ -360,7 +369,8 @@ export class UdpTunnel extends EventEmitter {
     } catch {
       return;
     }
-    if (r instanceof Promise) r.then(apply, () => {});
+    // A throw in apply must not become an unhandled rejection (it would end the process).
+    if (r instanceof Promise) r.then(apply, () => {}).catch(() => {});
     else apply(r);
   }
 
@@ -459,7 +469,8 @@ export class UdpTunnel extends EventEmitter {
   sendRaw(data: Uint8Array | Uint8Array[], to: Endpoint): void {
     if (this.#closed) return;
     const host = this.#sendHostFor(to.host);
-    if (host === '') {
+    // dgram.send throws on port 0: an endpoint from the network (a beacon's command) must not get there.
+    if (host === '' || !isUdpPort(to.port)) {
       this.#counters.drops.no_route++;
       return;
     }
@@ -974,7 +985,7 @@ export class UdpTunnel extends EventEmitter {
 
   #setEndpoint(peer: Peer, ep: Endpoint): void {
     const sendHost = this.#sendHostFor(ep.host);
-    if (sendHost === '') return;
+    if (sendHost === '' || !isUdpPort(ep.port)) return;
     const host =
       sendHost.startsWith('::ffff:') && isIP(sendHost.slice(7)) === 4 ? sendHost.slice(7) : sendHost;
     peer.endpoint = { host, port: ep.port };
@@ -993,7 +1004,7 @@ export class UdpTunnel extends EventEmitter {
     peer.state = PeerState.Resolving;
     const done = (ep: Endpoint | null): void => {
       if (this.#closed || this.#peers.get(peer.nodeId) !== peer) return;
-      if (ep === null) {
+      if (ep === null || !isUdpPort(ep.port)) {
         this.#dropQueue(peer, 'no_route');
         this.#peers.delete(peer.nodeId);
         this.emit('unreachable', peer.nodeId);
@@ -1010,7 +1021,7 @@ export class UdpTunnel extends EventEmitter {
     } catch {
       r = null;
     }
-    if (r instanceof Promise) r.then(done, () => done(null));
+    if (r instanceof Promise) r.then(done, () => done(null)).catch(() => {});
     else done(r);
   }
 

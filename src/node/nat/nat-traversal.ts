@@ -21,7 +21,7 @@ import { isIP } from 'node:net';
 import { AbortError } from '../../coreapi/errors.js';
 import type { EventBus } from '../../coreapi/events.js';
 import { silentLogger, type Logger } from '../../coreapi/logger.js';
-import type { Endpoint } from '../../coreapi/resolver.js';
+import { isUdpPort, type Endpoint } from '../../coreapi/resolver.js';
 import {
   BeaconMsgType,
   decodeBeaconMessage,
@@ -314,9 +314,13 @@ export class NatTraversal extends EventEmitter {
       this.#stats.dropped.malformed++;
       return;
     }
-    if (m.type === BeaconMsgType.DiscoverReply) this.#onDiscoverReply(m.endpoint);
-    else if (m.type === BeaconMsgType.PunchCommand) this.#onPunchCommand(m.endpoint);
-    else this.#stats.dropped.unexpected++;
+    if (m.type !== BeaconMsgType.DiscoverReply && m.type !== BeaconMsgType.PunchCommand) {
+      this.#stats.dropped.unexpected++;
+    } else if (!isUdpPort(m.endpoint.port)) {
+      // Port 0 cannot be reached (and dgram refuses to send there).
+      this.#stats.dropped.malformed++;
+    } else if (m.type === BeaconMsgType.DiscoverReply) this.#onDiscoverReply(m.endpoint);
+    else this.#onPunchCommand(m.endpoint);
   };
 
   #onDiscoverReply(ep: Endpoint): void {
