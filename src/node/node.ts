@@ -316,7 +316,16 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       logger,
       events,
       listenAddr: () => nat.registrationAddr(),
-      onReregistered: () => void trust?.restoreRegistryTrust(),
+      onReregistered: (newId) => {
+        if (newId !== nodeId) {
+          // A registry that lost its state (no store) may give us another ID: adopt it, or every heartbeat
+          // (signed with the old ID) fails for ever. Sessions are keyed anew under the new ID.
+          logger.warn({ previous: nodeId, node_id: newId }, 'the registry gave this node a new ID');
+          nodeId = newId;
+          tunnel.setNodeId(newId);
+        }
+        void trust?.restoreRegistryTrust();
+      },
     });
     cleanup.push(() => heartbeat.stop());
 
@@ -462,7 +471,8 @@ function startHeartbeat(o: {
   logger: Logger;
   events: EventBus;
   listenAddr: () => string;
-  onReregistered: () => void;
+  /** After a re-registration, with the node ID the registry answered with. */
+  onReregistered: (nodeId: number) => void;
 }): Heartbeat {
   let failures = 0;
   let busy = false;
@@ -484,8 +494,8 @@ function startHeartbeat(o: {
           });
           if (o.config.public) await o.registry.setVisibility(true);
           failures = 0;
+          o.onReregistered(r.node_id);
           o.events.publish('node.reregistered', { node_id: r.node_id, address: r.address });
-          o.onReregistered();
           o.logger.info({ node_id: r.node_id }, 're-registered');
         } catch (e) {
           o.logger.warn({ err: (e as Error).message }, 're-registration failed');

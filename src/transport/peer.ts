@@ -34,8 +34,8 @@ export class Peer {
   queueBytes = 0;
   kxAttempts = 0;
   kxSentAt = 0;
-  /** Replies we sent to duplicate key exchanges in this session (bounded). */
-  dupKxReplies = 0;
+  /** When we last answered a duplicate key exchange in this session (answers are rate-limited). */
+  lastDupKxReplyAt = 0;
   /** An authenticated frame arrived in the current session (the peer has our key). */
   confirmed = false;
   lastRx = 0;

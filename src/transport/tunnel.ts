@@ -764,7 +764,7 @@ export class UdpTunnel extends EventEmitter {
     peer.ed25519Key = ed;
     peer.lastPilaSig = sig;
     peer.confirmed = false;
-    peer.dupKxReplies = 0;
+    peer.lastDupKxReplyAt = 0;
     peer.kxAttempts = 0;
     if (!relayed) {
       peer.lastDirectRx = Date.now();
@@ -789,9 +789,12 @@ export class UdpTunnel extends EventEmitter {
     } else if (!peer.relay) {
       this.#relayedFrom(peer, Date.now());
     }
-    // The peer repeats its exchange: it may not have ours. Answer a bounded number of times.
-    if (!peer.confirmed && peer.dupKxReplies < 3) {
-      peer.dupKxReplies++;
+    // The peer repeats its exchange: it may not have ours (our replies can all have been lost). Answer until
+    // its traffic confirms the session, at most once per request interval: a count limit could run out while
+    // the path was down and leave both sides waiting for ever.
+    const now = Date.now();
+    if (!peer.confirmed && now - peer.lastDupKxReplyAt >= KX_REQUEST_INTERVAL_MS) {
+      peer.lastDupKxReplyAt = now;
       this.#sendKx(peer);
     }
   }
@@ -1010,6 +1013,14 @@ export class UdpTunnel extends EventEmitter {
         this.emit('unreachable', peer.nodeId);
         return;
       }
+      if (peer.session !== null) {
+        // Keys arrived from the peer while we were looking it up: keep the session and the endpoint its
+        // authenticated frames came from; the directory only fills in a missing one.
+        peer.state = PeerState.Keyed;
+        if (peer.endpoint === null && !peer.relay) this.#setEndpoint(peer, ep);
+        this.#flush(peer);
+        return;
+      }
       peer.state = PeerState.Idle;
       this.#setEndpoint(peer, ep);
       if (this.encrypt) this.#beginKx(peer);
@@ -1032,9 +1043,14 @@ export class UdpTunnel extends EventEmitter {
         const delay = Math.min(this.#kxRetryMs * 2 ** (peer.kxAttempts - 1), 4000);
         if (now - peer.kxSentAt >= delay) {
           if (peer.kxAttempts >= this.#kxMaxAttempts) {
-            peer.state = PeerState.Idle;
-            this.#dropQueue(peer, 'kx_timeout');
-            this.emit('kx-failed', peer.nodeId);
+            if (peer.session !== null) {
+              // A new exchange (after a move) got no answer, but the current session still works.
+              peer.state = PeerState.Keyed;
+            } else {
+              peer.state = PeerState.Idle;
+              this.#dropQueue(peer, 'kx_timeout');
+              this.emit('kx-failed', peer.nodeId);
+            }
           } else {
             peer.kxAttempts++;
             peer.kxSentAt = now;
