@@ -25,6 +25,8 @@ export const DROP_REASONS = [
   'send_error',
   'peer_table_full',
   'beacon',
+  'relay_not_from_beacon',
+  'kx_unverified_move',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

@@ -41,6 +41,11 @@ export class Peer {
   lastRx = 0;
   /** When the last authenticated frame arrived directly (not through the beacon relay). */
   lastDirectRx = 0;
+  /**
+   * When the current direct endpoint last proved itself: the key exchange that installed the session came
+   * from it, or an encrypted (fresh, replay-checked) frame did.
+   */
+  lastVerifiedDirectAt = 0;
   lastTx = 0;
   readonly counters = new TrafficCounters();
 

@@ -125,6 +125,8 @@ const DEFAULT_QUEUE: TunnelQueueLimits = {
 };
 const MAINTENANCE_MS = 100;
 const KX_REQUEST_INTERVAL_MS = 500;
+/** A replayable key-exchange frame does not move a peer whose direct path carried encrypted traffic this recently. */
+const DIRECT_PATH_GUARD_MS = 15_000;
 const PREVIOUS_SESSION_GRACE_MS = 10_000;
 const MAX_PENDING_LOOKUPS = 64;
 const MAX_KX_REQUEST_TRACKED = 4096;
@@ -573,6 +575,7 @@ export class UdpTunnel extends EventEmitter {
       if (!peer.relay) this.#relayedFrom(peer, now);
     } else {
       peer.lastDirectRx = now;
+      peer.lastVerifiedDirectAt = now;
       if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
         this.#directFrom(peer, rinfo);
       }
@@ -768,6 +771,7 @@ export class UdpTunnel extends EventEmitter {
     peer.kxAttempts = 0;
     if (!relayed) {
       peer.lastDirectRx = Date.now();
+      peer.lastVerifiedDirectAt = peer.lastDirectRx;
       if (peer.relay) this.#directFrom(peer, rinfo);
       else this.#setEndpoint(peer, { host: rinfo.address, port: rinfo.port });
     } else if (!peer.relay) {
@@ -782,9 +786,17 @@ export class UdpTunnel extends EventEmitter {
 
   #onDuplicateKx(peer: Peer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
     if (!relayed) {
-      peer.lastDirectRx = Date.now();
-      if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
-        this.#directFrom(peer, rinfo);
+      const moved = rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost;
+      // A key-exchange frame carries no freshness: anyone can obtain a node's current one and replay it.
+      // It may take a relayed peer to a direct path (hole punching) or a peer to a new address, but not
+      // away from a direct path that proved itself lately (the session's key exchange or encrypted traffic
+      // came from it): that peer moves with its encrypted frames (the PILS path follows a new source address
+      // once they authenticate).
+      if (moved && !peer.relay && Date.now() - peer.lastVerifiedDirectAt < DIRECT_PATH_GUARD_MS) {
+        this.#drop('kx_unverified_move', peer);
+      } else {
+        peer.lastDirectRx = Date.now();
+        if (peer.relay || moved) this.#directFrom(peer, rinfo);
       }
     } else if (!peer.relay) {
       this.#relayedFrom(peer, Date.now());
@@ -845,6 +857,12 @@ export class UdpTunnel extends EventEmitter {
   #onBeaconMessage(msg: Buffer, rinfo: TunnelRemoteInfo): void {
     if (msg[0] === BEACON_RELAY_DELIVER) {
       if (msg.length < 9) return this.#drop('short', null);
+      // Only the configured beacon relays: a RelayDeliver from anywhere else would let anyone turn a peer
+      // to the relay path (or replay frames "through" it).
+      const b = this.#beacon;
+      if (b === null || rinfo.port !== b.port || rinfo.address !== this.#beaconHost) {
+        return this.#drop('relay_not_from_beacon', null);
+      }
       // RelayDeliver: sender ID (4) + inner tunnel frame, processed as if received directly.
       return this.#onMessage(msg.subarray(5), rinfo, true);
     }

@@ -1,0 +1,67 @@
+/**
+ * Key-exchange frames (PILA) carry no freshness: anyone can get a node's current one (send the node a PILS
+ * it cannot open and it answers with its PILA) and replay it. A replay from a third address must not move
+ * an established peer's direct path there (it would receive the traffic meant for the node); the peer's
+ * encrypted frames still move it. RelayDeliver frames are taken only from the configured beacon.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { frameKind } from '../../../src/transport/frames.js';
+import { waitFor } from '../../helpers/wait.js';
+import { datagram, introduce, makeNode } from './tunnel-helpers.js';
+
+async function udp(): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  onTestFinished(() => new Promise<void>((r) => s.close(() => r())));
+  return s;
+}
+
+describe('replayed key exchanges and stray relay frames', () => {
+  it('a PILA replayed from a third address does not redirect an established peer', async () => {
+    const a = await makeNode(1);
+    const b = await makeNode(2);
+    introduce(a, b);
+    b.tunnel.send(datagram(2, 1, 'hello'));
+    await waitFor(() => a.received.length === 1, 5000, 'first datagram');
+    const direct = `127.0.0.1:${a.tunnel.address.port}`;
+    expect(b.tunnel.peer(1)?.endpoint).toBe(direct);
+
+    // The attacker asks A for its PILA with a junk PILS (unknown sender 99)...
+    const m = await udp();
+    const got: Buffer[] = [];
+    m.on('message', (msg) => got.push(msg));
+    const junk = Buffer.alloc(36);
+    junk.write('PILS', 0, 'latin1');
+    junk.writeUInt32BE(99, 4);
+    m.send(junk, a.tunnel.address.port, '127.0.0.1');
+    await waitFor(() => got.some((g) => frameKind(g) === 'PILA'), 3000, "A's PILA");
+    const pila = got.find((g) => frameKind(g) === 'PILA') as Buffer;
+    got.length = 0;
+
+    // ...and replays it to B, which refuses to move.
+    m.send(pila, b.tunnel.address.port, '127.0.0.1');
+    await waitFor(() => b.tunnel.counters().drops.kx_unverified_move === 1, 3000, 'the replay refused');
+    expect(b.tunnel.peer(1)?.endpoint).toBe(direct);
+    b.tunnel.send(datagram(2, 1, 'second'));
+    await waitFor(() => a.received.length === 2, 3000, 'second datagram at A');
+    expect(got.filter((g) => frameKind(g) === 'PILS')).toEqual([]);
+  });
+
+  it('RelayDeliver frames from an address other than the beacon are dropped', async () => {
+    const a = await makeNode(1);
+    const b = await makeNode(2);
+    introduce(a, b);
+    b.tunnel.send(datagram(2, 1, 'hello'));
+    await waitFor(() => a.received.length === 1, 5000, 'first datagram');
+    const m = await udp();
+    // RelayDeliver (0x06) + sender node ID + an inner frame (here B's PILA, which A would take as relayed).
+    const inner = Buffer.alloc(136);
+    inner.write('PILA', 0, 'latin1');
+    inner.writeUInt32BE(2, 4);
+    const frame = Buffer.concat([Buffer.from([0x06, 0, 0, 0, 2]), inner]);
+    m.send(frame, a.tunnel.address.port, '127.0.0.1');
+    await waitFor(() => a.tunnel.counters().drops.relay_not_from_beacon === 1, 3000, 'the stray relay frame');
+    expect(a.tunnel.peer(2)?.relay).toBe(false);
+  });
+});
