@@ -125,6 +125,8 @@ const DEFAULT_QUEUE: TunnelQueueLimits = {
 };
 const MAINTENANCE_MS = 100;
 const KX_REQUEST_INTERVAL_MS = 500;
+/** Most key-exchange requests (PILS for an unknown session) answered per second, all senders together. */
+const KX_REQUESTS_PER_SECOND = 256;
 /** A replayable key-exchange frame does not move a peer whose direct path carried encrypted traffic this recently. */
 const DIRECT_PATH_GUARD_MS = 15_000;
 const PREVIOUS_SESSION_GRACE_MS = 10_000;
@@ -187,6 +189,8 @@ export class UdpTunnel extends EventEmitter {
   #queuedBytes = 0;
   #pendingLookups = 0;
   #kxRequests = new Map<number, number>();
+  #kxReqWindowAt = 0;
+  #kxReqInWindow = 0;
   #onPacket: PacketHandler | null = null;
   #onBeacon: BeaconHandler | null = null;
   #beacon: Endpoint | null = null;
@@ -841,6 +845,14 @@ export class UdpTunnel extends EventEmitter {
     const now = Date.now();
     const last = this.#kxRequests.get(nodeId);
     if (last !== undefined && now - last < KX_REQUEST_INTERVAL_MS) return;
+    // The answer is larger than the frame that asks for it and the sender picks the node ID: bound the
+    // answers per second overall, so spoofed requests cannot turn the node into an amplifier.
+    if (now - this.#kxReqWindowAt >= 1000) {
+      this.#kxReqWindowAt = now;
+      this.#kxReqInWindow = 0;
+    }
+    if (this.#kxReqInWindow >= KX_REQUESTS_PER_SECOND) return;
+    this.#kxReqInWindow++;
     if (this.#kxRequests.size >= MAX_KX_REQUEST_TRACKED) this.#kxRequests.clear();
     this.#kxRequests.set(nodeId, now);
     const frame = this.#ownKxFrame();

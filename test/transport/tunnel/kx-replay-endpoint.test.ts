@@ -64,4 +64,24 @@ describe('replayed key exchanges and stray relay frames', () => {
     await waitFor(() => a.tunnel.counters().drops.relay_not_from_beacon === 1, 3000, 'the stray relay frame');
     expect(a.tunnel.peer(2)?.relay).toBe(false);
   });
+
+  it('answers to key-exchange requests are bounded per second, whatever node IDs the requests claim', async () => {
+    const a = await makeNode(1);
+    const m = await udp();
+    let answers = 0;
+    m.on('message', (msg) => {
+      if (frameKind(msg) === 'PILA') answers++;
+    });
+    // 1,000 junk PILS frames, each from a different claimed sender: each would get a 136-byte PILA.
+    for (let i = 0; i < 1000; i++) {
+      const junk = Buffer.alloc(36);
+      junk.write('PILS', 0, 'latin1');
+      junk.writeUInt32BE(1000 + i, 4);
+      m.send(junk, a.tunnel.address.port, '127.0.0.1');
+    }
+    await waitFor(() => a.tunnel.counters().drops.no_session >= 1000, 5000, 'all requests handled');
+    // At most two one-second windows' worth of answers.
+    expect(answers).toBeGreaterThan(0);
+    expect(answers).toBeLessThanOrEqual(2 * 256);
+  });
 });
