@@ -74,7 +74,9 @@ export const dataExchangeCommands = [
     flags: [
       flag('data', 'string', 'the message (required)', { placeholder: 'text' }),
       flag('type', 'string', 'message type', { choices: ['text', 'json', 'binary'], default: 'text' }),
-      flag('timeout', 'duration', 'time limit for the dial and the acknowledgement', { default: '30s' }),
+      flag('timeout', 'duration', 'time limit for the dial and the acknowledgement (0: none)', {
+        default: '30s',
+      }),
     ],
     returns: {
       target: 'address',
@@ -110,7 +112,9 @@ export const dataExchangeCommands = [
     daemon: true,
     args: [arg('addr', 'address, node ID or hostname'), arg('path', 'file to send')],
     flags: [
-      flag('timeout', 'duration', 'time limit for the dial and the acknowledgement', { default: '60s' }),
+      flag('timeout', 'duration', 'time limit for the dial and the acknowledgement (0: none)', {
+        default: '60s',
+      }),
     ],
     returns: {
       filename: 'name sent',

@@ -190,6 +190,23 @@ describe('event stream broker (port 1002)', () => {
     expect((await broker.health()).status).toBe('failed');
   });
 
+  it('handles the events that arrive in the same chunk as a bad one before closing the connection', async () => {
+    const { t, broker } = await setup();
+    const sub = inbox(await connect(t, 3, 'news'));
+    await waitFor(() => broker.stats.subscribers === 1);
+    const bad = await t.node(1).dial(nodeAddr(BROKER), 1002);
+    bad.on('error', () => {});
+    const closed = new Promise((r) => bad.once('close', r));
+    bad.resume();
+    // Subscribe, publish, then a topic length over the limit, all in one write.
+    bad.write(
+      Buffer.concat([encodeEvent('x'), encodeEvent('news', Buffer.from('first')), Buffer.from([0xff, 0xff])]),
+    );
+    await closed;
+    await waitFor(() => sub.events.length === 1);
+    expect(texts(sub.events)).toEqual(['news=first']);
+  });
+
   it('closes a connection that sends an oversized topic, and keeps serving', async () => {
     const { t, broker } = await setup();
     const bad = await t.node(1).dial(nodeAddr(BROKER), 1002);

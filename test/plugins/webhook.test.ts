@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -162,6 +163,28 @@ describe('webhook client', () => {
     await c.close({ drainMs: 50 });
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(c.stats()).toMatchObject({ sent: 0, dropped: 4, failed: 1 });
+  });
+
+  it('does not wait for the drain time when close() gets an already-aborted signal', async () => {
+    const hook = await hookServer();
+    hook.hold = true; // a hung endpoint
+    const c = new WebhookClient({ url: hook.url, timeoutMs: 10_000 });
+    c.emit(payload(1));
+    c.emit(payload(2));
+    const t0 = performance.now();
+    await c.close({ signal: AbortSignal.abort(), drainMs: 5_000 });
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(c.stats().sent).toBe(0);
+  });
+
+  it('removes its abort listener from the signal given to close()', async () => {
+    const hook = await hookServer();
+    const c = new WebhookClient({ url: hook.url });
+    c.emit(payload(1));
+    const ac = new AbortController();
+    await c.close({ signal: ac.signal, drainMs: 5_000 });
+    expect(hook.bodies).toHaveLength(1);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 

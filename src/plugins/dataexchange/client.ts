@@ -34,7 +34,7 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Dial time limit (Streams default otherwise). */
   dialTimeoutMs?: number;
-  /** Time to wait for the reply once the frame is written (default 30 s). */
+  /** Time to wait for the reply once the frame is written (default 30 s; 0 or less: no limit). */
   timeoutMs?: number;
   /** Remote port (default 1001). */
   port?: number;
@@ -133,6 +133,7 @@ export async function sendFrame(
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     await writeAll(stream, parts, options.onProgress);
     const ms = options.timeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+    if (ms <= 0) return await reply;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new ReplyTimeoutError(`no reply within ${ms} ms`)), ms);
     });

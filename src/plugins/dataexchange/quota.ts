@@ -3,7 +3,8 @@
  * and at most `maxStoredBytes` bytes in `inbox/` + `received/` together.
  *
  * Bytes are file sizes on disk: every regular file in both directories counts by its size (an inbox message
- * by its JSON document, not by its payload). Messages are the `*.json` regular files in `inbox/` (what
+ * by its JSON document, not by its payload), except the temporary files of saves (storage.ts `isTempFile`):
+ * a save in progress is counted by its reservation instead. Messages are the `*.json` regular files in `inbox/` (what
  * `listInbox` and `clearInbox` look at). A missing directory counts as empty.
  *
  * Usage is scanned once at start and then kept up to date by the saves themselves: a save first reserves its
@@ -15,7 +16,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INBOX_DIR, RECEIVED_DIR } from './storage.js';
+import { INBOX_DIR, RECEIVED_DIR, isTempFile } from './storage.js';
 
 export const DEFAULT_MAX_INBOX_MESSAGES = 10_000;
 /** 1 GiB. */
@@ -31,7 +32,7 @@ export interface QuotaLimits {
 export interface StorageUsage {
   /** `*.json` files in `inbox/`. */
   readonly inboxMessages: number;
-  /** Size of every regular file in `inbox/` and `received/`. */
+  /** Size of every regular file in `inbox/` and `received/` (temporary files of saves aside). */
   readonly storedBytes: number;
 }
 
@@ -72,10 +73,11 @@ export async function dirNames(dir: string): Promise<string[]> {
   }
 }
 
-/** Sum of the regular files' sizes in `dir`, and how many of them `count` selects. */
+/** Sum of the regular files' sizes in `dir` (temporary files aside), and how many of them `count` selects. */
 async function scanDir(dir: string, count: (name: string) => boolean): Promise<Counts> {
   const out: Counts = { messages: 0, bytes: 0 };
   for (const name of await dirNames(dir)) {
+    if (isTempFile(name)) continue;
     const st = await stat(join(dir, name)).catch(() => null);
     if (!st?.isFile()) continue;
     out.bytes += st.size;

@@ -5,7 +5,8 @@
  *
  * Only regular files directly in the two directories are considered; anything else (directories, links to
  * directories, files the process cannot stat) is left alone. A file still being written has a fresh
- * modification time and is never old enough.
+ * modification time and is never old enough; an old temporary file of a save (left by a crash) is deleted
+ * like any other old file.
  */
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,13 +1,17 @@
 /**
  * The data-exchange service (port 1001, order 110). For every frame on an accepted stream, in order: a FILE
  * frame with a name is saved under `<dataDir>/received/`, anything else becomes an inbox message; then the
- * service answers with a TEXT frame `ACK <TYPE> <n> bytes` or `ERR <TYPE> save failed: <reason>`. A frame that
- * does not fit the storage quota (quota.ts) is not saved and answered `ERR <TYPE> quota exceeded: <reason>`; the
- * stream stays open. A malformed or oversized frame closes that stream only. Events: `message.received`,
- * `file.received`, `message.rejected`.
+ * service answers with a TEXT frame `ACK <TYPE> <n> bytes` or `ERR <TYPE> save failed: <reason>`, where the
+ * reason is short and reveals nothing local (the errno code such as `ENOSPC`, else `I/O error`; the full error
+ * is logged). A frame that does not fit the storage quota (quota.ts) is not saved and answered
+ * `ERR <TYPE> quota exceeded: <reason>`; the stream stays open. A malformed or oversized frame closes that
+ * stream only: the frames complete before it (even in the same chunk) are still saved and answered, then the
+ * service ends its side and resets the stream once the peer has the replies (or after
+ * {@link BAD_STREAM_LINGER_MS}). Events: `message.received`, `file.received`, `message.rejected`.
  *
  * States: idle → running (start) → stopped (stop); stop closes the listener and resets open streams.
  */
+import { once } from 'node:events';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { formatAddr } from '../../coreapi/addr.js';
@@ -25,12 +29,22 @@ import {
   type StorageUsage,
 } from './quota.js';
 import { pruneOlderThan, sweepIntervalMs, type PruneResult } from './retention.js';
-import { defaultDataDir, encodeInboxMessage, saveReceivedFile, writeInboxMessage } from './storage.js';
+import {
+  defaultDataDir,
+  encodeInboxMessage,
+  removeStaleTempFiles,
+  saveReceivedFile,
+  writeInboxMessage,
+} from './storage.js';
 
 export const DATAEXCHANGE_NAME = 'dataexchange';
 export const DATAEXCHANGE_ORDER = 110;
 /** A client that does not read its ACKs is dropped once this many reply bytes are queued. */
 export const MAX_PENDING_REPLY_BYTES = 1024 * 1024;
+/** After a bad frame, how long the replies already written may take to reach the peer before the reset. */
+export const BAD_STREAM_LINGER_MS = 2_000;
+/** A temporary file of a save not modified for this long was left by a crash; removed at start. */
+export const STALE_TEMP_FILE_MS = 3_600_000;
 
 export interface DataExchangeOptions {
   /** Listening port (default 1001). */
@@ -119,6 +133,33 @@ function textFrame(text: string): Buffer {
   return encodeFrame({ type: FRAME_TEXT, payload: Buffer.from(text, 'utf8') });
 }
 
+/** What a peer is told about a failed save: an errno code (`ENOSPC`), never a message with local paths. */
+export function saveFailureReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'I/O error';
+}
+
+/** End our side, wait (at most `ms`) until the peer acknowledged everything written, then reset. */
+async function endThenReset(stream: Stream, ms: number): Promise<void> {
+  if (!stream.destroyed) {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    try {
+      stream.end();
+      await Promise.race([
+        once(stream, 'finish', { signal: ac.signal }),
+        once(stream, 'close', { signal: ac.signal }),
+      ]);
+    } catch {
+      // timed out, or the stream failed: reset it anyway
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+  }
+  stream.destroy();
+}
+
 export class DataExchangeService implements Service {
   readonly name = DATAEXCHANGE_NAME;
   readonly order = DATAEXCHANGE_ORDER;
@@ -177,6 +218,8 @@ export class DataExchangeService implements Service {
         onScanError: (err) => this.#log?.warn({ err, dataDir }, 'data exchange: cannot scan storage usage'),
       },
     );
+    const stale = await removeStaleTempFiles(dataDir, Date.now() - STALE_TEMP_FILE_MS);
+    if (stale > 0) deps.logger.info({ dataDir, files: stale }, 'data exchange: removed unfinished saves');
     if (this.#options.retentionHours > 0) await this.sweep();
     if (this.#quota.scans === 0) await this.#quota.scan();
     this.#listener = await deps.streams.listen(this.#options.port);
@@ -276,29 +319,49 @@ export class DataExchangeService implements Service {
     this.#open.add(stream);
     stream.on('error', () => {});
     const from = formatAddr(stream.remoteAddr);
+    try {
+      const bad = await this.#exchange(stream, from);
+      if (bad === null) return;
+      if (isPilotError(bad) && bad.code.startsWith('ERR_DATAEXCHANGE_')) this.#stats.badFrames++;
+      this.#log?.debug({ err: bad, from }, 'data exchange stream closed on error');
+      await endThenReset(stream, BAD_STREAM_LINGER_MS);
+    } finally {
+      this.#open.delete(stream);
+    }
+  }
+
+  /**
+   * Answer every frame on `stream` until it ends (null: ended or closed here) or fails (the error, the
+   * stream still to be closed).
+   */
+  async #exchange(stream: Stream, from: string): Promise<unknown> {
     const reader = new FrameReader();
+    let bad: unknown = null;
     try {
       for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
-        reader.push(chunk as Buffer);
+        try {
+          reader.push(chunk as Buffer);
+        } catch (err) {
+          // The frames decoded before the bad one (in this same chunk) are still saved and answered.
+          bad = err;
+        }
         for (let frame = reader.read(); frame; frame = reader.read()) {
           const reply = await this.#handle(frame, from);
-          if (stream.destroyed) return;
+          if (stream.destroyed) return null;
           stream.write(textFrame(reply));
           if (stream.writableLength > MAX_PENDING_REPLY_BYTES) {
             this.#log?.debug({ from }, 'data exchange client does not read its replies; closing');
             stream.destroy();
-            return;
+            return null;
           }
         }
+        if (bad) return bad;
       }
       reader.end();
       stream.end();
+      return null;
     } catch (err) {
-      if (isPilotError(err) && err.code.startsWith('ERR_DATAEXCHANGE_')) this.#stats.badFrames++;
-      this.#log?.debug({ err, from }, 'data exchange stream closed on error');
-      stream.destroy();
-    } finally {
-      this.#open.delete(stream);
+      return err;
     }
   }
 
@@ -341,7 +404,7 @@ export class DataExchangeService implements Service {
     } catch (err) {
       this.#stats.saveErrors++;
       this.#log?.warn({ err, from, type }, 'data exchange save failed');
-      return `ERR ${type} save failed: ${(err as Error).message}`;
+      return `ERR ${type} save failed: ${saveFailureReason(err)}`;
     }
   }
 }

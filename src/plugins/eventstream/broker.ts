@@ -178,11 +178,18 @@ export class EventStreamService implements Service {
     let sub: Subscriber | null = null;
     try {
       for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
-        reader.push(chunk as Buffer);
+        let bad: unknown = null;
+        try {
+          reader.push(chunk as Buffer);
+        } catch (err) {
+          // The events decoded before the bad one (in this same chunk) are still handled.
+          bad = err;
+        }
         for (let ev = reader.read(); ev; ev = reader.read()) {
           if (sub) this.#publish(sub, ev);
           else sub = this.#subscribe(stream, ev.topic);
         }
+        if (bad) throw bad;
       }
       reader.end();
       stream.end();

@@ -148,20 +148,29 @@ export class WebhookClient {
   }
 
   /**
-   * Stop accepting events, let the queue drain for up to `drainMs` (or until `signal` aborts), then abort the
-   * request in flight and drop what is left. Idempotent.
+   * Stop accepting events, let the queue drain for up to `drainMs` (or until `signal` aborts; not at all when it
+   * already has), then abort the request in flight and drop what is left. Idempotent.
    */
   async close(options: { signal?: AbortSignal; drainMs?: number } = {}): Promise<void> {
     if (this.#state === 'open') {
       this.#state = 'closing';
       const drainMs = options.drainMs ?? WEBHOOK_DRAIN_MS;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainMs);
-        options.signal?.addEventListener('abort', () => resolve(), { once: true });
-      });
-      await Promise.race([this.idle(), deadline]);
-      clearTimeout(timer);
+      const { signal } = options;
+      if (!signal?.aborted) {
+        let timer: NodeJS.Timeout | undefined;
+        let onAbort: (() => void) | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+          onAbort = () => resolve();
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          await Promise.race([this.idle(), deadline]);
+        } finally {
+          clearTimeout(timer);
+          if (onAbort) signal?.removeEventListener('abort', onAbort);
+        }
+      }
       this.#state = 'closed';
       this.#dropped += this.#queue.length;
       this.#queue = [];
