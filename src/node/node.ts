@@ -476,8 +476,9 @@ function startHeartbeat(o: {
 }): Heartbeat {
   let failures = 0;
   let busy = false;
+  let stopped = false;
   const timer = setInterval(async () => {
-    if (busy) return;
+    if (busy || stopped) return;
     busy = true;
     try {
       await o.registry.heartbeat({ timeoutMs: Math.max(1000, o.config.keepalive / 2) });
@@ -485,7 +486,8 @@ function startHeartbeat(o: {
     } catch (err) {
       failures++;
       o.logger.warn({ failures, err: (err as Error).message }, 'heartbeat failed');
-      if (failures >= 3) {
+      // A heartbeat in flight when the node stops must not register it again after it deregistered.
+      if (failures >= 3 && !stopped) {
         try {
           const r = await o.registry.register({
             listenAddr: o.listenAddr(),
@@ -506,5 +508,10 @@ function startHeartbeat(o: {
     }
   }, o.config.keepalive);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
