@@ -1,11 +1,13 @@
 /**
  * What a running command can use: the output, the daemon driver (connected on first use, closed when the
- * command ends), address resolution, the data directory and an AbortSignal that fires on SIGINT/SIGTERM.
+ * command ends), address resolution, the data directory, an AbortSignal that fires on SIGINT/SIGTERM and one
+ * that also fires when the command's `--timeout` runs out ({@link CommandContext.requestSignal}).
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { connect, makeAddr, parseAddr, type Addr, type Driver } from '../src/client.js';
+import { connect, makeAddr, parseAddr, parseDuration, type Addr, type Driver } from '../src/client.js';
 import { CliError } from './errors.js';
+import { deadline } from './io-util.js';
 import type { CliIo, Output } from './output.js';
 
 export const DEFAULT_SOCKET = '/tmp/pilot.sock';
@@ -28,6 +30,7 @@ export class CommandContext {
   /** `--socket` as given (undefined when not given). */
   readonly socketFlag: string | undefined;
   readonly self: { script: string; execArgv: readonly string[] };
+  #requestSignal: AbortSignal;
   #driver: Promise<Driver> | null = null;
   readonly #cleanups: (() => unknown)[] = [];
 
@@ -35,6 +38,7 @@ export class CommandContext {
     this.out = options.out;
     this.io = options.out.io;
     this.signal = options.signal;
+    this.#requestSignal = options.signal;
     this.socketFlag = options.socket;
     this.self = options.self ?? { script: process.argv[1] ?? '', execArgv: process.execArgv };
   }
@@ -53,9 +57,44 @@ export class CommandContext {
     return this.env.PILOT_HOME || join(homedir(), '.pilot');
   }
 
+  /**
+   * The signal for everything the command asks the daemon (connect, hostname resolution, Info, Bind, ...):
+   * {@link signal}, plus the command's time limit once {@link setTimeLimit} ran. Pass it to driver calls as
+   * `{ signal: ctx.requestSignal }`; a call cut off by it rejects ERR_ABORTED (→ `timeout`).
+   */
+  get requestSignal(): AbortSignal {
+    return this.#requestSignal;
+  }
+
+  /**
+   * Bound the whole command by `ms` from now (`--timeout`; nothing when 0 or undefined): the signal of
+   * {@link requestSignal}, so connecting, resolving hostnames and daemon requests cannot outlast it.
+   */
+  setTimeLimit(ms: number | undefined): void {
+    this.#requestSignal = deadline(this.signal, ms);
+  }
+
+  /**
+   * Time limit of each daemon request (`PILOT_IPC_TIMEOUT`, a duration, 0 = none; default: the driver's, 30 s),
+   * so a stopped or wedged daemon ends a command in `timeout` instead of a hang. `--timeout` may cut it shorter.
+   */
+  get ipcTimeoutMs(): number | undefined {
+    const text = this.env.PILOT_IPC_TIMEOUT;
+    // ERR_CONFIG_INVALID (→ invalid_argument) when it is not a duration.
+    return text === undefined || text === '' ? undefined : parseDuration(text, 'PILOT_IPC_TIMEOUT');
+  }
+
   /** The daemon driver, connected on first use. Rejects ERR_IPC_CONNECT (→ not_running) without a daemon. */
   driver(): Promise<Driver> {
-    this.#driver ??= connect(this.socketPath, { signal: this.signal });
+    if (!this.#driver) {
+      let requestTimeoutMs: number | undefined;
+      try {
+        requestTimeoutMs = this.ipcTimeoutMs;
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      this.#driver = connect(this.socketPath, { signal: this.#requestSignal, requestTimeoutMs });
+    }
     return this.#driver;
   }
 
@@ -98,7 +137,7 @@ export class CommandContext {
       );
     }
     const driver = await this.driver();
-    const r = await driver.resolveHostname(t);
+    const r = await driver.resolveHostname(t, { signal: this.#requestSignal });
     if (typeof r.address === 'string' && r.address !== '') return parseAddr(r.address);
     if (typeof r.node_id === 'number' && r.node_id > 0) return makeAddr(0, r.node_id);
     throw new CliError('not_found', `hostname "${t}" not found`);

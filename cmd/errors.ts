@@ -60,6 +60,7 @@ const START_HINT = 'start the daemon with `pilot daemon start` (or pass --socket
 const EXACT: Record<string, CliErrorCode> = {
   ERR_IPC_CONNECT: 'not_running',
   ERR_IPC_DISCONNECTED: 'not_running',
+  ERR_IPC_TIMEOUT: 'timeout',
   ERR_CONNECTION_REFUSED: 'connection_failed',
   ERR_CONNECTION_RESET: 'connection_failed',
   ERR_RETRANSMIT_LIMIT: 'connection_failed',
@@ -99,6 +100,8 @@ export function cliCodeOf(code: string): CliErrorCode {
 function hintFor(code: string, cli: CliErrorCode): string | undefined {
   if (code === 'ERR_IPC_CONNECT') return START_HINT;
   if (code === 'ERR_IPC_DISCONNECTED') return 'the daemon went away; check its log (`pilot daemon status`)';
+  if (code === 'ERR_IPC_TIMEOUT')
+    return 'the daemon accepted the connection but did not answer: is it stopped or stuck? (`pilot daemon status`, its log)';
   if (code === 'ERR_IPC_UNKNOWN_COMMAND' || code === 'ERR_IPC_UNSUPPORTED' || code === 'ERR_NOT_IMPLEMENTED')
     return 'the running daemon does not implement this command';
   if (code === 'ERR_CONNECTION_REFUSED') return 'nothing listens on that port of the remote node';
@@ -108,10 +111,22 @@ function hintFor(code: string, cli: CliErrorCode): string | undefined {
   return undefined;
 }
 
+/** An abort reason that is a timeout (`TimeoutError` DOMException, as io-util deadline() and AbortSignal.timeout use). */
+function isTimeoutReason(reason: unknown): boolean {
+  return (reason as { name?: unknown } | null | undefined)?.name === 'TimeoutError';
+}
+
 /** Turn anything thrown by a command into a CliError. */
 export function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof PilotError) {
+    // Cut off by the command's own deadline (`--timeout`, see io-util deadline()).
+    if (err.code === 'ERR_ABORTED' && isTimeoutReason(err.cause)) {
+      return new CliError('timeout', 'the time limit (--timeout) ran out', {
+        cause: err,
+        details: { code: err.code },
+      });
+    }
     // A wrapper (e.g. ERR_NODE_START) says less than the error it wraps.
     let code: string = err.code;
     if (cliCodeOf(code) === 'internal' && err.cause instanceof PilotError) code = err.cause.code;

@@ -51,7 +51,8 @@ export const datagramCommands = [
       if (count !== undefined && count < 1)
         throw new CliError('invalid_argument', '--count must be at least 1');
       const signal = deadline(ctx.signal, input.flags.timeout as number | undefined);
-      const socket = await (await ctx.driver()).bindDatagram(port);
+      const driver = await ctx.driver();
+      const socket = await driver.bindDatagram(port, { signal: ctx.requestSignal });
       ctx.onClose(() => socket.close());
       const messages: DatagramRow[] = [];
       ctx.out.note(`listening for datagrams on port ${port}`);
@@ -64,7 +65,8 @@ export const datagramCommands = [
           } else ctx.out.line(`[${r.src}:${r.src_port} → ${r.port}] ${r.data}`);
         }
       } catch (err) {
-        if (!signal.aborted) throw err;
+        // The daemon went away: report that (not_running), not the socket's ERR_CLOSED.
+        if (!signal.aborted) throw driver.failure ?? err;
         if (count !== undefined && !timedOut(signal)) throw ctx.signal.reason;
       }
       if (count === undefined) return undefined;
@@ -86,7 +88,7 @@ export const datagramCommands = [
       if (data === undefined) throw new CliError('invalid_argument', '--data is required');
       const addr = await ctx.resolveAddr(input.args.addr as string);
       const payload = Buffer.from(data, 'utf8');
-      await (await ctx.driver()).sendDatagram(addr, port, payload, { signal: ctx.signal });
+      await (await ctx.driver()).sendDatagram(addr, port, payload, { signal: ctx.requestSignal });
       return { target: formatAddr(addr), port, bytes: payload.length };
     },
     text: (d, out) => out.line(`sent ${d.bytes} bytes to ${d.target}:${d.port}`),

@@ -39,17 +39,35 @@ const contextCommand = command<Manifest>({
   },
 });
 
+/**
+ * A daemon command's `--timeout` bounds the whole command, not only the step the command applies it to:
+ * connecting to the daemon, resolving a hostname and every request that uses `ctx.requestSignal`.
+ */
+function boundedByTimeout(spec: CommandSpec): CommandSpec {
+  const timeout = spec.flags?.find((f) => f.name === 'timeout' && f.type === 'duration');
+  if (!spec.daemon || !timeout) return spec;
+  return {
+    ...spec,
+    run: (ctx, input) => {
+      ctx.setTimeLimit(input.flags.timeout as number | undefined);
+      return spec.run(ctx, input);
+    },
+  };
+}
+
 export const allCommands: readonly CommandSpec[] = [
   ...configCommands,
   ...daemonCommands,
-  ...nodeInfoCommands,
-  ...pingCommands,
-  ...streamIoCommands,
-  ...datagramCommands,
-  ...dataExchangeCommands,
-  ...eventCommands,
-  ...registryOpsCommands,
-  ...trustCommands,
+  ...[
+    ...nodeInfoCommands,
+    ...pingCommands,
+    ...streamIoCommands,
+    ...datagramCommands,
+    ...dataExchangeCommands,
+    ...eventCommands,
+    ...registryOpsCommands,
+    ...trustCommands,
+  ].map(boundedByTimeout),
   ...pluginCommands,
   delegated('registry', 'run a registry server (pilot registry --help)'),
   delegated('beacon', 'run a beacon server (pilot beacon --help)'),

@@ -47,7 +47,7 @@ export const nodeInfoCommands = [
         '[{id, local_port, remote_addr, remote_port, state, cong_win, srtt_ms, bytes_sent, bytes_recv, ...}]',
     },
     async run(ctx) {
-      return (await ctx.driver()).info();
+      return (await ctx.driver()).info({ signal: ctx.requestSignal });
     },
     text: (d, out) => {
       out.fields({
@@ -85,7 +85,7 @@ export const nodeInfoCommands = [
     ],
     returns: { peers: '[{node_id, endpoint, encrypted, authenticated}]', total: 'number of peers listed' },
     async run(ctx, input) {
-      const info = await (await ctx.driver()).info();
+      const info = await (await ctx.driver()).info({ signal: ctx.requestSignal });
       const q = input.flags.search as string | undefined;
       const peers = (info.peer_list ?? []).filter(
         (p) => q === undefined || String(p.node_id).includes(q) || p.endpoint.includes(q),
@@ -105,7 +105,7 @@ export const nodeInfoCommands = [
       total: 'number of connections',
     },
     async run(ctx) {
-      const info = await (await ctx.driver()).info();
+      const info = await (await ctx.driver()).info({ signal: ctx.requestSignal });
       const connections = (info.conn_list ?? []) as unknown as Row[];
       return { connections, total: connections.length };
     },
@@ -125,7 +125,7 @@ export const nodeInfoCommands = [
       }
       const id = Number(text);
       try {
-        await (await ctx.driver()).disconnect(id);
+        await (await ctx.driver()).disconnect(id, { signal: ctx.requestSignal });
       } catch (err) {
         if (isPilotError(err, 'ERR_CLOSED')) throw new CliError('not_found', `connection ${id} not found`);
         throw err;

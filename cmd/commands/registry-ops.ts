@@ -54,7 +54,7 @@ export const registryOpsCommands: CommandSpec[] = [
     'resolve a hostname to a node (through the daemon and its registry)',
     async (ctx, a) => ({
       hostname: a.hostname,
-      ...(await (await ctx.driver()).resolveHostname(a.hostname as string)),
+      ...(await (await ctx.driver()).resolveHostname(a.hostname as string, { signal: ctx.requestSignal })),
     }),
     {
       args: [arg('hostname', 'hostname to resolve')],
@@ -64,7 +64,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'set-hostname',
     'claim a hostname for this node at the registry',
-    async (ctx, a) => (await ctx.driver()).setHostname(a.hostname as string),
+    async (ctx, a) => (await ctx.driver()).setHostname(a.hostname as string, { signal: ctx.requestSignal }),
     {
       args: [arg('hostname', 'lowercase name (a-z, 0-9, -)')],
       returns: { node_id: 'node ID', hostname: 'hostname' },
@@ -73,7 +73,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'clear-hostname',
     "drop this node's hostname",
-    async (ctx) => (await ctx.driver()).setHostname(''),
+    async (ctx) => (await ctx.driver()).setHostname('', { signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID', hostname: '""' },
     },
@@ -81,7 +81,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'set-public',
     'make this node resolvable by everyone',
-    async (ctx) => (await ctx.driver()).setVisibility(true),
+    async (ctx) => (await ctx.driver()).setVisibility(true, { signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID', visibility: '"public"' },
     },
@@ -89,7 +89,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'set-private',
     'make this node resolvable only by trusted peers',
-    async (ctx) => (await ctx.driver()).setVisibility(false),
+    async (ctx) => (await ctx.driver()).setVisibility(false, { signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID', visibility: '"private"' },
     },
@@ -104,32 +104,43 @@ export const registryOpsCommands: CommandSpec[] = [
         throw new CliError('invalid_argument', `tag "${bad}" is not valid (letters, digits, . _ : -)`);
       if (tags.length > 3)
         throw new CliError('invalid_argument', `too many tags (${tags.length}, at most 3)`);
-      return (await ctx.driver()).setTags(tags);
+      return (await ctx.driver()).setTags(tags, { signal: ctx.requestSignal });
     },
     {
       args: [arg('tags', 'tags', { variadic: true, required: true })],
       returns: { node_id: 'node ID', tags: '[tags]' },
     },
   ),
-  viaDaemon('clear-tags', "remove this node's tags", async (ctx) => (await ctx.driver()).setTags([]), {
-    returns: { node_id: 'node ID', tags: '[]' },
-  }),
+  viaDaemon(
+    'clear-tags',
+    "remove this node's tags",
+    async (ctx) => (await ctx.driver()).setTags([], { signal: ctx.requestSignal }),
+    {
+      returns: { node_id: 'node ID', tags: '[]' },
+    },
+  ),
   viaDaemon(
     'set-webhook',
     'POST every daemon event to this URL (hot-swapped)',
-    async (ctx, a) => ({ ...(await (await ctx.driver()).setWebhook(a.url as string)), applied: true }),
+    async (ctx, a) => ({
+      ...(await (await ctx.driver()).setWebhook(a.url as string, { signal: ctx.requestSignal })),
+      applied: true,
+    }),
     { args: [arg('url', 'http(s) URL')], returns: { webhook: 'the URL', applied: 'true' } },
   ),
   viaDaemon(
     'clear-webhook',
     'stop posting events',
-    async (ctx) => ({ ...(await (await ctx.driver()).setWebhook('')), applied: true }),
+    async (ctx) => ({
+      ...(await (await ctx.driver()).setWebhook('', { signal: ctx.requestSignal })),
+      applied: true,
+    }),
     { returns: { webhook: '""', applied: 'true' } },
   ),
   viaDaemon(
     'enable-tasks',
     'advertise that this node executes tasks',
-    async (ctx) => (await ctx.driver()).setTaskExec(true),
+    async (ctx) => (await ctx.driver()).setTaskExec(true, { signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID', task_exec: 'true' },
     },
@@ -137,7 +148,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'disable-tasks',
     'stop advertising task execution',
-    async (ctx) => (await ctx.driver()).setTaskExec(false),
+    async (ctx) => (await ctx.driver()).setTaskExec(false, { signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID', task_exec: 'false' },
     },
@@ -145,7 +156,7 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'deregister',
     'remove this node from the registry (until its next heartbeat re-registers it)',
-    async (ctx) => (await ctx.driver()).deregister(),
+    async (ctx) => (await ctx.driver()).deregister({ signal: ctx.requestSignal }),
     {
       returns: { node_id: 'node ID' },
     },

@@ -95,43 +95,52 @@ export const streamIoCommands = [
       const count = input.flags.count as number;
       if (count < 1) throw new CliError('invalid_argument', '--count must be at least 1');
       const signal = deadline(ctx.signal, input.flags.timeout as number);
-      const listener = await (await ctx.driver()).listen(port);
+      const driver = await ctx.driver();
+      const listener = await driver.listen(port, { signal: ctx.requestSignal });
       ctx.onClose(() => listener.close());
       const messages: RecvMessage[] = [];
       const open = new Set<Stream>();
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        const onStream = (s: Stream): void => {
-          open.add(s);
-          s.on('error', () => {});
-          s.on('close', () => open.delete(s));
-          s.on('data', (chunk: Buffer) => {
-            if (messages.length >= count) return;
-            const m = {
-              seq: messages.length + 1,
-              port,
-              from: formatAddr(s.remoteAddr),
-              data: chunk.toString('utf8'),
-              bytes: chunk.length,
-            };
-            messages.push(m);
-            if (!ctx.out.json) ctx.out.line(m.data);
-            if (messages.length >= count) done();
-          });
-        };
-        void (async () => {
-          try {
-            for (;;) onStream(await listener.accept({ signal }));
-          } catch {
-            done();
-          }
-        })();
-      });
-      for (const s of open) release(s);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const done = (): void => {
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          signal.addEventListener('abort', done, { once: true });
+          const onStream = (s: Stream): void => {
+            open.add(s);
+            s.on('error', () => {});
+            s.on('close', () => open.delete(s));
+            s.on('data', (chunk: Buffer) => {
+              if (messages.length >= count) return;
+              const m = {
+                seq: messages.length + 1,
+                port,
+                from: formatAddr(s.remoteAddr),
+                data: chunk.toString('utf8'),
+                bytes: chunk.length,
+              };
+              messages.push(m);
+              if (!ctx.out.json) ctx.out.line(m.data);
+              if (messages.length >= count) done();
+            });
+          };
+          void (async () => {
+            try {
+              for (;;) onStream(await listener.accept({ signal }));
+            } catch (err) {
+              // The time limit or an interrupt ends the wait; anything else (the daemon went away) is an error.
+              if (signal.aborted || messages.length >= count) done();
+              else {
+                signal.removeEventListener('abort', done);
+                reject(driver.failure ?? err);
+              }
+            }
+          })();
+        });
+      } finally {
+        for (const s of open) release(s);
+      }
       if (ctx.signal.aborted && !timedOut(signal) && messages.length < count) throw ctx.signal.reason;
       return { messages, timeout: messages.length < count };
     },

@@ -18,7 +18,9 @@ export const trustCommands: CommandSpec[] = [
     returns: { status: '"sent"', node_id: 'node ID' },
     async run(ctx, input) {
       const node = await ctx.resolveNode(input.args.node as string);
-      return (await ctx.driver()).handshake(node, (input.args.justification as string) ?? '');
+      return (await ctx.driver()).handshake(node, (input.args.justification as string) ?? '', {
+        signal: ctx.requestSignal,
+      });
     },
   }),
   command<Json>({
@@ -28,7 +30,9 @@ export const trustCommands: CommandSpec[] = [
     args: [NODE],
     returns: { status: '"approved"', node_id: 'node ID' },
     async run(ctx, input) {
-      return (await ctx.driver()).approveHandshake(await ctx.resolveNode(input.args.node as string));
+      return (await ctx.driver()).approveHandshake(await ctx.resolveNode(input.args.node as string), {
+        signal: ctx.requestSignal,
+      });
     },
   }),
   command<Json>({
@@ -39,7 +43,9 @@ export const trustCommands: CommandSpec[] = [
     returns: { status: '"rejected"', node_id: 'node ID' },
     async run(ctx, input) {
       const node = await ctx.resolveNode(input.args.node as string);
-      return (await ctx.driver()).rejectHandshake(node, (input.args.reason as string) ?? '');
+      return (await ctx.driver()).rejectHandshake(node, (input.args.reason as string) ?? '', {
+        signal: ctx.requestSignal,
+      });
     },
   }),
   command<Json>({
@@ -49,7 +55,9 @@ export const trustCommands: CommandSpec[] = [
     args: [NODE],
     returns: { status: '"revoked"', node_id: 'node ID' },
     async run(ctx, input) {
-      return (await ctx.driver()).revokeTrust(await ctx.resolveNode(input.args.node as string));
+      return (await ctx.driver()).revokeTrust(await ctx.resolveNode(input.args.node as string), {
+        signal: ctx.requestSignal,
+      });
     },
   }),
   command<{ pending: Row[]; total: number }>({
@@ -58,7 +66,7 @@ export const trustCommands: CommandSpec[] = [
     daemon: true,
     returns: { pending: '[{node_id, public_key, justification, received_at}]', total: 'count' },
     async run(ctx) {
-      const r = await (await ctx.driver()).pendingHandshakes();
+      const r = await (await ctx.driver()).pendingHandshakes({ signal: ctx.requestSignal });
       const pending = Array.isArray(r.pending) ? (r.pending as Row[]) : [];
       return { pending, total: pending.length };
     },
@@ -71,7 +79,7 @@ export const trustCommands: CommandSpec[] = [
     daemon: true,
     returns: { trusted: '[{node_id, public_key, approved_at, mutual, network}]', total: 'count' },
     async run(ctx) {
-      const r = await (await ctx.driver()).trustedPeers();
+      const r = await (await ctx.driver()).trustedPeers({ signal: ctx.requestSignal });
       const trusted = Array.isArray(r.trusted) ? (r.trusted as Row[]) : [];
       return { trusted, total: trusted.length };
     },

@@ -2,18 +2,20 @@
 import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import { AbortError } from '../coreapi/errors.js';
 import { DEFAULT_SOCKET_PATH } from './constants.js';
-import { Driver, type ConnectOptions } from './driver.js';
+import { checkRequestTimeout, Driver, type ConnectOptions } from './driver.js';
 import { IpcConnectError } from './errors.js';
 
 /**
  * Connect to the daemon's IPC socket. Rejects ERR_IPC_CONNECT when nothing listens there (no daemon),
- * ERR_ABORTED when `signal` aborts.
+ * ERR_ABORTED when `signal` aborts, ERR_INVALID_ARG for a bad `requestTimeoutMs`.
  */
 export async function connect(
   socketPath = DEFAULT_SOCKET_PATH,
   options: ConnectOptions = {},
 ): Promise<Driver> {
   const { signal } = options;
+  if (options.requestTimeoutMs !== undefined)
+    checkRequestTimeout(options.requestTimeoutMs, 'requestTimeoutMs');
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
   // highWaterMark is honoured by net.Socket (stream option) though @types/node omits it here.
   const socket = netConnect({ path: socketPath, highWaterMark: 256 * 1024 } as NetConnectOpts);

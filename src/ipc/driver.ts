@@ -10,7 +10,9 @@
  *
  * Replies are matched as the reference driver does: by expected command byte, FIFO per command, and an
  * Error answers the oldest waiting request. If the daemon goes away, every pending and later call rejects
- * promptly with ERR_IPC_DISCONNECTED and every open stream errors with it.
+ * promptly with ERR_IPC_DISCONNECTED and every open stream errors with it. A daemon that stays connected but
+ * does not answer (stopped, wedged) fails a request with ERR_IPC_TIMEOUT after its time limit
+ * (`requestTimeoutMs`, default 30 s, or the call's `timeoutMs`); every request also takes an AbortSignal.
  *
  * On connect the driver offers the pilot extensions (Hello). A pilot daemon accepts and the driver gets
  * half-close, reset, per-connection flow control, typed errors, confirmed datagram sends, dial timeouts and
@@ -43,7 +45,13 @@ import {
 import type { DaemonInfo, JsonObject } from './daemon-control.js';
 import { DriverDatagramSocket, DriverListener, DRIVER_DATAGRAM_QUEUE } from './driver-listener.js';
 import { DriverStream, type DriverStreamInfo, type StreamHost } from './driver-stream.js';
-import { IpcDisconnectedError, IpcProtocolError, wireToError, type WireError } from './errors.js';
+import {
+  IpcDisconnectedError,
+  IpcProtocolError,
+  IpcTimeoutError,
+  wireToError,
+  type WireError,
+} from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeMessage, encodeMessage, encodeWindowUpdate, type IpcMessage } from './protocol.js';
@@ -60,7 +68,35 @@ export interface ConnectOptions {
   recvWindow?: number;
   /** Datagrams queued per bound port (default 256; oldest dropped). */
   datagramQueueSize?: number;
+  /**
+   * Time limit in ms of each request to the daemon (management calls, `listen`, `bindDatagram`, confirmed
+   * `sendDatagram`, `disconnect`); past it the call rejects ERR_IPC_TIMEOUT. Default
+   * {@link DEFAULT_REQUEST_TIMEOUT_MS}; 0 or Infinity: no limit. Dials are bounded by their own options.
+   */
+  requestTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** Options of one request to the daemon. */
+export interface RequestCallOptions {
+  /** Give up on the call: it rejects ERR_ABORTED (a late reply is discarded). */
+  signal?: AbortSignal;
+  /** Time limit of this call in ms (default: the driver's `requestTimeoutMs`); 0 or Infinity: no limit. */
+  timeoutMs?: number;
+}
+
+/** Default time limit of a request to the daemon (a stopped or wedged daemon never answers). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Largest delay setTimeout honours (longer ones fire at once). */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** Validate a request time limit (ms, ≥ 0; 0 and Infinity mean none). */
+export function checkRequestTimeout(ms: unknown, what = 'timeoutMs'): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
+    throw new InvalidArgumentError(`${what} must be a number ≥ 0, got ${String(ms)}`);
+  }
+  return ms;
 }
 
 interface PendingDial {
@@ -84,6 +120,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
   readonly #log: Logger;
   readonly #recvWindow: number;
   readonly #datagramQueue: number;
+  readonly #requestTimeoutMs: number;
   #state = DriverState.Open;
   #failure: Error | null = null;
   #extended = false;
@@ -110,6 +147,10 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     this.#log = (options.logger ?? silentLogger).child({ component: 'ipc-driver' });
     this.#recvWindow = Math.max(IPC_MIN_WINDOW, options.recvWindow ?? IPC_DEFAULT_WINDOW);
     this.#datagramQueue = options.datagramQueueSize ?? DRIVER_DATAGRAM_QUEUE;
+    this.#requestTimeoutMs = checkRequestTimeout(
+      options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      'requestTimeoutMs',
+    );
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => {
       this.#socketError = err;
@@ -202,8 +243,11 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     return this.#extended ? this.#dialEx(target, port, options) : this.#dialReference(target, port, options);
   }
 
-  async listen(port: number): Promise<Listener> {
+  async listen(port: number, options: RequestCallOptions = {}): Promise<Listener> {
     checkPort(port);
+    const limits = this.#limits(options, Cmd.BindOK);
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     this.#check();
     if (this.#listeners.has(port)) {
       throw new PortInUseError(`port ${port} already in use`, { details: { port } });
@@ -211,7 +255,11 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     const l = new DriverListener(this, this.#addr, port);
     this.#listeners.set(port, l);
     try {
-      await this.#request(encodeMessage({ type: 'bind', port }), Cmd.BindOK);
+      await this.#request(encodeMessage({ type: 'bind', port }), Cmd.BindOK, {
+        ...limits,
+        // Gave up before the daemon answered: release the port it bound for nobody.
+        onLateReply: () => this.#releaseLate({ type: 'unbind', port }, Cmd.UnbindOK),
+      });
     } catch (err) {
       if (this.#listeners.get(port) === l) this.#listeners.delete(port);
       l.abandon();
@@ -224,7 +272,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     addr: Addr,
     port: number,
     data: Uint8Array,
-    options: { signal?: AbortSignal } = {},
+    options: RequestCallOptions = {},
   ): Promise<void> {
     checkPort(port);
     const target = checkAddr(addr);
@@ -237,6 +285,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
       );
     }
     const { signal } = options;
+    const limits = this.#limits(options, Cmd.SendToOK);
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     this.#check();
     const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -244,7 +293,7 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
       await this.#request(
         encodeMessage({ type: 'sendToConfirm', addr: target, port, data: payload }),
         Cmd.SendToOK,
-        { signal },
+        limits,
       );
       return;
     }
@@ -256,8 +305,11 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     });
   }
 
-  async bindDatagram(port: number): Promise<DatagramSocket> {
+  async bindDatagram(port: number, options: RequestCallOptions = {}): Promise<DatagramSocket> {
     checkPort(port);
+    const limits = this.#limits(options, Cmd.BindDatagramOK);
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     this.#check();
     if (this.#dgram.has(port)) {
       throw new PortInUseError(`datagram port ${port} already bound`, { details: { port } });
@@ -266,7 +318,10 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     this.#dgram.set(port, sock);
     if (this.#extended) {
       try {
-        await this.#request(encodeMessage({ type: 'bindDatagram', port }), Cmd.BindDatagramOK);
+        await this.#request(encodeMessage({ type: 'bindDatagram', port }), Cmd.BindDatagramOK, {
+          ...limits,
+          onLateReply: () => this.#releaseLate({ type: 'unbindDatagram', port }, Cmd.UnbindDatagramOK),
+        });
       } catch (err) {
         if (this.#dgram.get(port) === sock) this.#dgram.delete(port);
         sock.abandon();
@@ -281,9 +336,11 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     if (this.#dgram.get(sock.port) !== sock) return;
     this.#dgram.delete(sock.port);
     if (this.#extended && this.connected) {
-      this.#request(encodeMessage({ type: 'unbindDatagram', port: sock.port }), Cmd.UnbindDatagramOK).catch(
-        () => {},
-      );
+      this.#request(
+        encodeMessage({ type: 'unbindDatagram', port: sock.port }),
+        Cmd.UnbindDatagramOK,
+        this.#limits({}, Cmd.UnbindDatagramOK),
+      ).catch(() => {});
     }
   }
 
@@ -293,83 +350,105 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     this.#listeners.delete(l.port);
     // The reference has no Unbind: there, closing a listener is local only.
     if (!this.#extended || !this.connected) return;
-    await this.#request(encodeMessage({ type: 'unbind', port: l.port }), Cmd.UnbindOK).catch(() => {});
+    await this.#request(
+      encodeMessage({ type: 'unbind', port: l.port }),
+      Cmd.UnbindOK,
+      this.#limits({}, Cmd.UnbindOK),
+    ).catch(() => {});
   }
 
   // ---- management ----
+  // Each call takes optional RequestCallOptions (signal, timeoutMs); by default it is bounded by requestTimeoutMs.
 
   /** The daemon's Info object (reference §8.1). */
-  async info(): Promise<DaemonInfo> {
-    return (await this.#json({ type: 'info' }, Cmd.InfoOK)) as DaemonInfo;
+  async info(options?: RequestCallOptions): Promise<DaemonInfo> {
+    return (await this.#json({ type: 'info' }, Cmd.InfoOK, options)) as DaemonInfo;
   }
-  resolveHostname(hostname: string): Promise<JsonObject> {
+  resolveHostname(hostname: string, options?: RequestCallOptions): Promise<JsonObject> {
     return this.#json(
       { type: 'resolveHostname', text: checkString(hostname, 'hostname') },
       Cmd.ResolveHostnameOK,
+      options,
     );
   }
   /** Claim a hostname ("" clears it). */
-  setHostname(hostname: string): Promise<JsonObject> {
-    return this.#json({ type: 'setHostname', text: checkString(hostname, 'hostname') }, Cmd.SetHostnameOK);
+  setHostname(hostname: string, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json(
+      { type: 'setHostname', text: checkString(hostname, 'hostname') },
+      Cmd.SetHostnameOK,
+      options,
+    );
   }
-  setVisibility(isPublic: boolean): Promise<JsonObject> {
-    return this.#json({ type: 'setVisibility', flag: isPublic === true }, Cmd.SetVisibilityOK);
+  setVisibility(isPublic: boolean, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'setVisibility', flag: isPublic === true }, Cmd.SetVisibilityOK, options);
   }
-  deregister(): Promise<JsonObject> {
-    return this.#json({ type: 'deregister' }, Cmd.DeregisterOK);
+  deregister(options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'deregister' }, Cmd.DeregisterOK, options);
   }
   /** Replace the node's tags (the daemon accepts at most 3). */
-  setTags(tags: readonly string[]): Promise<JsonObject> {
+  setTags(tags: readonly string[], options?: RequestCallOptions): Promise<JsonObject> {
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
       return Promise.reject(new InvalidArgumentError('tags must be an array of strings'));
     }
-    return this.#json({ type: 'setTags', tags: [...tags] }, Cmd.SetTagsOK);
+    return this.#json({ type: 'setTags', tags: [...tags] }, Cmd.SetTagsOK, options);
   }
   /** Set the webhook URL ("" clears it). */
-  setWebhook(url: string): Promise<JsonObject> {
-    return this.#json({ type: 'setWebhook', text: checkString(url, 'url') }, Cmd.SetWebhookOK);
+  setWebhook(url: string, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'setWebhook', text: checkString(url, 'url') }, Cmd.SetWebhookOK, options);
   }
-  setTaskExec(enabled: boolean): Promise<JsonObject> {
-    return this.#json({ type: 'setTaskExec', flag: enabled === true }, Cmd.SetTaskExecOK);
+  setTaskExec(enabled: boolean, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'setTaskExec', flag: enabled === true }, Cmd.SetTaskExecOK, options);
   }
   /** Ask `nodeId` for mutual trust. */
-  handshake(nodeId: number, justification = ''): Promise<JsonObject> {
+  handshake(nodeId: number, justification = '', options?: RequestCallOptions): Promise<JsonObject> {
     return this.#json(
       { type: 'handshake', op: 'send', nodeId: checkNode(nodeId), justification: String(justification) },
       Cmd.HandshakeOK,
+      options,
     );
   }
-  approveHandshake(nodeId: number): Promise<JsonObject> {
-    return this.#json({ type: 'handshake', op: 'approve', nodeId: checkNode(nodeId) }, Cmd.HandshakeOK);
+  approveHandshake(nodeId: number, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json(
+      { type: 'handshake', op: 'approve', nodeId: checkNode(nodeId) },
+      Cmd.HandshakeOK,
+      options,
+    );
   }
-  rejectHandshake(nodeId: number, reason = ''): Promise<JsonObject> {
+  rejectHandshake(nodeId: number, reason = '', options?: RequestCallOptions): Promise<JsonObject> {
     return this.#json(
       { type: 'handshake', op: 'reject', nodeId: checkNode(nodeId), reason: String(reason) },
       Cmd.HandshakeOK,
+      options,
     );
   }
   /** `{pending: [{node_id, public_key, justification, received_at}]}` */
-  pendingHandshakes(): Promise<JsonObject> {
-    return this.#json({ type: 'handshake', op: 'pending' }, Cmd.HandshakeOK);
+  pendingHandshakes(options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'pending' }, Cmd.HandshakeOK, options);
   }
   /** `{trusted: [{node_id, public_key, approved_at, mutual, network}]}` */
-  trustedPeers(): Promise<JsonObject> {
-    return this.#json({ type: 'handshake', op: 'trusted' }, Cmd.HandshakeOK);
+  trustedPeers(options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json({ type: 'handshake', op: 'trusted' }, Cmd.HandshakeOK, options);
   }
-  revokeTrust(nodeId: number): Promise<JsonObject> {
-    return this.#json({ type: 'handshake', op: 'revoke', nodeId: checkNode(nodeId) }, Cmd.HandshakeOK);
+  revokeTrust(nodeId: number, options?: RequestCallOptions): Promise<JsonObject> {
+    return this.#json(
+      { type: 'handshake', op: 'revoke', nodeId: checkNode(nodeId) },
+      Cmd.HandshakeOK,
+      options,
+    );
   }
 
   /** Close any connection of the daemon by id (`pilotctl disconnect`). Rejects when it does not exist. */
-  async disconnect(connId: number): Promise<void> {
+  async disconnect(connId: number, options: RequestCallOptions = {}): Promise<void> {
     if (!Number.isInteger(connId) || connId < 0 || connId > 0xffffffff) {
       throw new InvalidArgumentError(`connection id ${String(connId)} out of range`);
     }
+    const limits = this.#limits(options, Cmd.CloseOK);
+    if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
     this.#check();
     const own = this.#streams.get(connId);
     if (own) own.onDaemonClosed();
     this.#remember(connId);
-    await this.#request(encodeMessage({ type: 'close', connId }), Cmd.CloseOK, { connId });
+    await this.#request(encodeMessage({ type: 'close', connId }), Cmd.CloseOK, { ...limits, connId });
   }
 
   /**
@@ -480,9 +559,29 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
     return this.#requests.add(expect, () => this.#writer.message(message), options);
   }
 
-  async #json(m: IpcMessage, expect: number): Promise<JsonObject> {
+  /** The time limit and signal of one request: the call's options over the driver's default. */
+  #limits(options: RequestCallOptions, expect: number): RequestOptions {
+    const ms = checkRequestTimeout(options.timeoutMs ?? this.#requestTimeoutMs);
+    return {
+      signal: options.signal,
+      timeoutMs: ms > 0 && ms !== Infinity ? Math.min(ms, MAX_TIMER_MS) : undefined,
+      timeoutError: () =>
+        new IpcTimeoutError(`the daemon did not answer within ${ms} ms (waiting for ${cmdName(expect)})`, {
+          details: { reply: cmdName(expect), timeoutMs: ms },
+        }),
+    };
+  }
+
+  /** A Bind the caller gave up on succeeded after all: release the port again (extensions only). */
+  #releaseLate(m: IpcMessage, expect: number): void {
+    if (!this.#extended || !this.connected) return;
+    this.#request(encodeMessage(m), expect, this.#limits({}, expect)).catch(() => {});
+  }
+
+  async #json(m: IpcMessage, expect: number, options: RequestCallOptions = {}): Promise<JsonObject> {
+    const limits = this.#limits(options, expect);
     if (this.#failure) throw this.#failure;
-    const reply = await this.#request(encodeMessage(m), expect);
+    const reply = await this.#request(encodeMessage(m), expect, limits);
     try {
       return JSON.parse(reply.toString('utf8', 1)) as JsonObject;
     } catch (err) {

@@ -31,6 +31,16 @@ export class IpcDisconnectedError extends PilotError {
   }
 }
 
+/**
+ * The daemon did not answer a request within its time limit (the driver's `requestTimeoutMs`, or the call's
+ * `timeoutMs`): a stopped or wedged daemon. The connection stays up; a late reply is discarded.
+ */
+export class IpcTimeoutError extends PilotError {
+  constructor(message: string, options?: PilotErrorOptions) {
+    super('ERR_IPC_TIMEOUT', message, options);
+  }
+}
+
 /** The driver could not connect to the daemon socket (no daemon running, wrong path, permissions). */
 export class IpcConnectError extends PilotError {
   constructor(message: string, options?: PilotErrorOptions) {

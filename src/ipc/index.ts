@@ -10,7 +10,12 @@ export { FrameDecoder } from './frame-decoder.js';
 export type * from './daemon-control.js';
 export { createIpcServer, IpcServer, type IpcServerOptions } from './server.js';
 export { connect } from './connect.js';
-export { Driver, type ConnectOptions } from './driver.js';
+export {
+  Driver,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type ConnectOptions,
+  type RequestCallOptions,
+} from './driver.js';
 export type { RequestOptions } from './request-queue.js';
 export { DriverStream } from './driver-stream.js';
 export { DriverListener, DriverDatagramSocket } from './driver-listener.js';
