@@ -131,6 +131,8 @@ const KX_REQUESTS_PER_SECOND = 256;
 const DIRECT_PATH_GUARD_MS = 15_000;
 const PREVIOUS_SESSION_GRACE_MS = 10_000;
 const MAX_PENDING_LOOKUPS = 64;
+/** Key lookups in flight for key exchanges from one source address. */
+const MAX_LOOKUPS_PER_SOURCE = 8;
 const MAX_KX_REQUEST_TRACKED = 4096;
 const BEACON_RELAY = 0x05;
 const BEACON_RELAY_DELIVER = 0x06;
@@ -188,6 +190,8 @@ export class UdpTunnel extends EventEmitter {
   #queuedPackets = 0;
   #queuedBytes = 0;
   #pendingLookups = 0;
+  /** Key lookups in flight per source address (see #lookupKey). */
+  readonly #lookupsBySource = new Map<string, number>();
   #kxRequests = new Map<number, number>();
   #kxReqWindowAt = 0;
   #kxReqInWindow = 0;
@@ -637,28 +641,57 @@ export class UdpTunnel extends EventEmitter {
       return this.#onDuplicateKx(peer, rinfo, relayed);
     }
     if (this.#keys === null) return this.#drop('kx_unknown_key', null);
-    let expected: Buffer | null | Promise<Buffer | null>;
+    const keys = this.#keys;
+    this.#lookupKey(
+      rinfo,
+      () => keys.expectedKey(nodeId),
+      (key, failed) => {
+        if (failed) this.#drop('kx_unknown_key', null);
+        else this.#finishPila(nodeId, msg, rinfo, relayed, key);
+      },
+    );
+  }
+
+  /**
+   * Ask the expected-key source (which may ask the registry) and continue with the answer. Lookups in
+   * flight are bounded overall and per source address, checked before asking: a flood of key exchanges
+   * for made-up node IDs from one address cannot crowd out first contacts from others.
+   */
+  #lookupKey(
+    rinfo: TunnelRemoteInfo,
+    ask: () => Buffer | null | Promise<Buffer | null>,
+    then: (key: Buffer | null, failed: boolean) => void,
+  ): void {
+    const src = rinfo.address;
+    const fromSrc = this.#lookupsBySource.get(src) ?? 0;
+    if (this.#pendingLookups >= MAX_PENDING_LOOKUPS || fromSrc >= MAX_LOOKUPS_PER_SOURCE) {
+      return this.#drop('kx_lookup_busy', null);
+    }
+    let r: Buffer | null | Promise<Buffer | null>;
     try {
-      expected = this.#keys.expectedKey(nodeId);
+      r = ask();
     } catch {
-      return this.#drop('kx_unknown_key', null);
+      return then(null, true);
     }
-    if (expected instanceof Promise) {
-      if (this.#pendingLookups >= MAX_PENDING_LOOKUPS) return this.#drop('kx_lookup_busy', null);
-      this.#pendingLookups++;
-      expected.then(
-        (key) => {
-          this.#pendingLookups--;
-          if (!this.#closed) this.#finishPila(nodeId, msg, rinfo, relayed, key);
-        },
-        () => {
-          this.#pendingLookups--;
-          this.#drop('kx_unknown_key', null);
-        },
-      );
-      return;
-    }
-    this.#finishPila(nodeId, msg, rinfo, relayed, expected);
+    if (!(r instanceof Promise)) return then(r, false);
+    this.#pendingLookups++;
+    this.#lookupsBySource.set(src, fromSrc + 1);
+    const done = (): void => {
+      this.#pendingLookups--;
+      const n = (this.#lookupsBySource.get(src) ?? 1) - 1;
+      if (n <= 0) this.#lookupsBySource.delete(src);
+      else this.#lookupsBySource.set(src, n);
+    };
+    r.then(
+      (key) => {
+        done();
+        if (!this.#closed) then(key, false);
+      },
+      () => {
+        done();
+        if (!this.#closed) then(null, true);
+      },
+    );
   }
 
   #finishPila(
@@ -687,28 +720,12 @@ export class UdpTunnel extends EventEmitter {
       this.#drop('kx_unauthenticated_refused', null);
       return this.#kxRequest(nodeId, rinfo, relayed);
     }
-    let known: Buffer | null | Promise<Buffer | null>;
-    try {
-      known = this.#keys?.expectedKey(nodeId) ?? null;
-    } catch {
-      known = null;
-    }
-    if (known instanceof Promise) {
-      if (this.#pendingLookups >= MAX_PENDING_LOOKUPS) return this.#drop('kx_lookup_busy', null);
-      this.#pendingLookups++;
-      known.then(
-        (key) => {
-          this.#pendingLookups--;
-          if (!this.#closed) this.#finishPilk(nodeId, msg, rinfo, relayed, key);
-        },
-        () => {
-          this.#pendingLookups--;
-          if (!this.#closed) this.#finishPilk(nodeId, msg, rinfo, relayed, null);
-        },
-      );
-      return;
-    }
-    this.#finishPilk(nodeId, msg, rinfo, relayed, known);
+    const keys = this.#keys;
+    this.#lookupKey(
+      rinfo,
+      () => keys?.expectedKey(nodeId) ?? null,
+      (key) => this.#finishPilk(nodeId, msg, rinfo, relayed, key),
+    );
   }
 
   #finishPilk(

@@ -1,8 +1,11 @@
 /**
- * Key-exchange frames (PILA) carry no freshness: anyone can get a node's current one (send the node a PILS
- * it cannot open and it answers with its PILA) and replay it. A replay from a third address must not move
- * an established peer's direct path there (it would receive the traffic meant for the node); the peer's
- * encrypted frames still move it. RelayDeliver frames are taken only from the configured beacon.
+ * Key-exchange hardening against a third party on the network:
+ * - PILA frames carry no freshness: anyone can get a node's current one (send the node a PILS it cannot
+ *   open and it answers with its PILA) and replay it. A replay from a third address must not move an
+ *   established peer's direct path there; the peer's encrypted frames still move it.
+ * - RelayDeliver frames are taken only from the configured beacon.
+ * - Answers to key-exchange requests are bounded per second (no amplification).
+ * - Key lookups for key exchanges are bounded per source address (no crowding out).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,14 +13,14 @@ import { frameKind } from '../../../src/transport/frames.js';
 import { waitFor } from '../../helpers/wait.js';
 import { datagram, introduce, makeNode } from './tunnel-helpers.js';
 
-async function udp(): Promise<Socket> {
+async function udp(host = '127.0.0.1'): Promise<Socket> {
   const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => s.bind(0, host, () => r()));
   onTestFinished(() => new Promise<void>((r) => s.close(() => r())));
   return s;
 }
 
-describe('replayed key exchanges and stray relay frames', () => {
+describe('key-exchange hardening', () => {
   it('a PILA replayed from a third address does not redirect an established peer', async () => {
     const a = await makeNode(1);
     const b = await makeNode(2);
@@ -83,5 +86,30 @@ describe('replayed key exchanges and stray relay frames', () => {
     // At most two one-second windows' worth of answers.
     expect(answers).toBeGreaterThan(0);
     expect(answers).toBeLessThanOrEqual(2 * 256);
+  });
+
+  it('key exchanges for made-up node IDs from one address cannot crowd out first contacts from others', async () => {
+    // A's key source answers for node 2 and never for anyone else (a registry that is slow to say no).
+    let b: Awaited<ReturnType<typeof makeNode>> | null = null;
+    const a = await makeNode(1, {
+      keys: {
+        expectedKey: (id: number) =>
+          id === 2 && b ? Promise.resolve(b.identity.publicKey) : new Promise(() => {}),
+      },
+    });
+    b = await makeNode(2);
+    b.dir.set(1, { publicKey: a.identity.publicKey, endpoint: a.tunnel.address });
+    // 200 key-exchange frames for random node IDs from another loopback address.
+    const m = await udp('127.0.0.2');
+    for (let i = 0; i < 200; i++) {
+      const pila = Buffer.alloc(136, i);
+      pila.write('PILA', 0, 'latin1');
+      pila.writeUInt32BE(5000 + i, 4);
+      m.send(pila, a.tunnel.address.port, '127.0.0.1');
+    }
+    await waitFor(() => a.tunnel.counters().drops.kx_lookup_busy >= 150, 3000, 'the flood bounded');
+    // B, from 127.0.0.1, still gets through.
+    b.tunnel.send(datagram(2, 1, 'first contact'));
+    await waitFor(() => a.received.length === 1, 5000, 'B reaches A');
   });
 });
