@@ -45,6 +45,10 @@ function exited(child: ChildProcess): boolean {
 
 function waitExit(child: ChildProcess, ms: number, signal?: AbortSignal): Promise<boolean> {
   if (exited(child)) return Promise.resolve(true);
+  // An 'abort' listener added to an already aborted signal never fires: without this check, `stop` reached
+  // with its budget spent waited the whole exit grace (and then 500 ms more) before its SIGKILL, so a child
+  // that ignores stop, EOF and SIGTERM outlived the stop budget (and the daemon, if it exited meanwhile).
+  if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (v: boolean): void => {
       clearTimeout(timer);

@@ -426,7 +426,15 @@ export class ServiceRegistry extends EventEmitter {
     this.#setState(e, ServiceState.Starting);
     let instance: Service;
     try {
-      instance = await e.d.create();
+      // The factory is plugin code too (an esm plugin's import may hang on a top-level await): it runs within
+      // the start budget, or a hanging factory would block startAll (and a supervisor restart, hence stopAll)
+      // for ever.
+      instance = await runWithBudget(
+        this.#startBudget,
+        outer,
+        () => new ServiceStartTimeoutError(name, this.#startBudget),
+        () => e.d.create(),
+      );
       if (!instance || typeof instance.start !== 'function' || typeof instance.stop !== 'function') {
         throw new PluginLoadError(`service "${name}": factory did not return a Service`);
       }
