@@ -58,6 +58,19 @@ export class NodeTable {
     return true;
   }
 
+  /**
+   * Extend the lifetime of `nodeId` only if it is live at exactly `address:port` (no new entry, no move).
+   * `ex` as in {@link observe}. Returns whether it was refreshed. Used when the source's reply budget is spent:
+   * the node itself keeps its entry, but creating or moving entries still needs the budget.
+   */
+  refresh(nodeId: number, address: string, port: number, ex: boolean | null, now: number): boolean {
+    const e = this.#entries.get(nodeId);
+    if (e === undefined || e.expiresAt < now || e.port !== port || e.address !== address) return false;
+    e.expiresAt = now + this.#ttlMs;
+    if (ex !== null) e.ex = ex;
+    return true;
+  }
+
   /** The live entry for `nodeId`, or undefined (a stale entry is removed). */
   get(nodeId: number, now: number): NodeEntry | undefined {
     const e = this.#entries.get(nodeId);

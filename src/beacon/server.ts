@@ -428,11 +428,14 @@ export class Beacon {
       return;
     }
     const now = Date.now();
+    const nodeId = msg.readUInt32BE(1);
     if (this.#limiter !== null && !this.#limiter.take(rinfo.address, now)) {
+      // No reply, but a known node at its own endpoint stays alive: otherwise a neighbour behind the same IP
+      // (or a spoofer) who drains the IP's reply budget makes the node's entry expire (a lock-out).
+      if (nodeId !== 0) this.#table.refresh(nodeId, rinfo.address, rinfo.port, ex, now);
       this.#c.drops.rate_limited++;
       return;
     }
-    const nodeId = msg.readUInt32BE(1);
     if (nodeId !== 0 && !this.#table.observe(nodeId, rinfo.address, rinfo.port, ex, now)) {
       this.#c.drops.table_full++;
     }
@@ -446,12 +449,14 @@ export class Beacon {
       return;
     }
     const now = Date.now();
+    const requester = msg.readUInt32BE(1);
+    const targetId = msg.readUInt32BE(5);
     if (this.#limiter !== null && !this.#limiter.take(rinfo.address, now)) {
+      // As for Discover: refresh (never create or move) the requester's own entry.
+      if (requester !== 0) this.#table.refresh(requester, rinfo.address, rinfo.port, null, now);
       this.#c.drops.rate_limited++;
       return;
     }
-    const requester = msg.readUInt32BE(1);
-    const targetId = msg.readUInt32BE(5);
     if (requester !== 0 && !this.#table.observe(requester, rinfo.address, rinfo.port, null, now)) {
       this.#c.drops.table_full++;
     }

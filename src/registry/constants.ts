@@ -18,6 +18,10 @@ export const DEFAULT_NODE_TTL_MS = 3 * 60_000;
 export const DEFAULT_REAP_INTERVAL_MS = 60_000;
 /** Beacon registrations expire after this long (reference: 60 s). */
 export const DEFAULT_BEACON_TTL_MS = 60_000;
+/** Most beacons registered at once (ours: `beacon_register` is unauthenticated, so the table is capped). */
+export const DEFAULT_MAX_BEACONS = 1024;
+/** A connection the server is closing is destroyed this long after its last answer, even if the peer stays. */
+export const CLOSE_GRACE_MS = 2000;
 /** Snapshot writes happen at most once per this interval (reference: 1 s). */
 export const DEFAULT_SAVE_DEBOUNCE_MS = 1000;
 /** Registrations per source IP per minute (reference: 10/min, token bucket). */

@@ -23,7 +23,10 @@ const beaconRegister: Handler = (msg, _ctx, env) => {
     throw new RegistryRequestError('ERR_REGISTRY_INVALID_FIELD', 'field "beacon_id" must not be 0');
   if (!splitHostPort(addr))
     throw new RegistryRequestError('ERR_REGISTRY_INVALID_FIELD', 'field "addr" must be host:port');
-  env.beacons.register(id, addr);
+  if (!env.beacons.register(id, addr)) {
+    // Unauthenticated input: the table is capped so pipelined registrations cannot grow it without bound.
+    throw new RegistryRequestError('ERR_REGISTRY_BUSY', 'beacon table full; retry later');
+  }
   return { beacon_id: id };
 };
 

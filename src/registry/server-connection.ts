@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../coreapi/logger.js';
-import { WRITE_HIGH_WATER_BYTES } from './constants.js';
+import { CLOSE_GRACE_MS, WRITE_HIGH_WATER_BYTES } from './constants.js';
 import { errorText, type Dispatcher } from './dispatcher.js';
 import type { RegistryRequestError } from './errors.js';
 import { encodeFrame, FrameDecoder } from './frame-codec.js';
@@ -71,7 +71,12 @@ export class ServerConnection {
   }
 
   readonly #onIdle = (): void => {
-    if (this.#mode === ConnectionMode.Requests) this.#socket.destroy();
+    if (this.#mode !== ConnectionMode.Requests) return;
+    // While a message is incomplete the socket timeout is messageTimeoutMs (see #onData): a sender that stops
+    // mid-frame must not hold its buffer for the whole idle period.
+    if (this.#partialSince !== 0)
+      this.#fatal('ERR_REGISTRY_BAD_REQUEST', 'message not completed in time; closing');
+    else this.#socket.destroy();
   };
 
   readonly #onError = (err: Error): void => {
@@ -90,8 +95,15 @@ export class ServerConnection {
         `message of ${this.#decoder.oversizedLength} bytes exceeds the ${this.#limits.maxMessageBytes}-byte limit`,
       );
     } else if (this.#decoder.buffered === 0) {
-      this.#partialSince = 0;
+      if (this.#partialSince !== 0) {
+        this.#partialSince = 0;
+        sock.setTimeout(this.#limits.idleTimeoutMs); // back to the idle deadline
+      }
     } else if (this.#partialSince === 0 || this.#frames !== framesBefore) {
+      // A message started arriving: if the sender goes silent, close after messageTimeoutMs rather than the
+      // idle timeout (the trickle check below only runs when bytes arrive). Only on transitions, so complete
+      // requests cost nothing extra.
+      if (this.#partialSince === 0) sock.setTimeout(this.#limits.messageTimeoutMs);
       this.#partialSince = Date.now();
     } else if (Date.now() - this.#partialSince > this.#limits.messageTimeoutMs) {
       // A message trickled in slower than any real client sends (holding its buffer open).
@@ -135,7 +147,7 @@ export class ServerConnection {
     this.#mode = ConnectionMode.Closing;
     this.#decoder.stop();
     this.#socket.end(encodeFrame(errorText(code, message)));
-    const timer = setTimeout(() => this.#socket.destroy(), 2000);
+    const timer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
     timer.unref();
   }
 }

@@ -80,6 +80,7 @@ export class RegistryServer extends EventEmitter {
   readonly #store: RegistryStore | null;
   readonly #standby: StandbyOptions | null;
   readonly #sockets = new Set<Socket>();
+  readonly #beacons: BeaconTable;
   #role: RegistryRole;
   #status = ServerState.Created;
   #server: Server | null = null;
@@ -109,11 +110,16 @@ export class RegistryServer extends EventEmitter {
             this.#clock,
           );
     this.#hub = new ReplicationHub(this.#state, { token: options.replicationToken, logger: this.#logger });
+    this.#beacons = new BeaconTable(
+      options.beaconTtlMs ?? C.DEFAULT_BEACON_TTL_MS,
+      this.#clock,
+      C.DEFAULT_MAX_BEACONS,
+    );
     const env: HandlerEnv = {
       state: this.#state,
       verifier: this.#verifier,
       limiter: this.#limiter,
-      beacons: new BeaconTable(options.beaconTtlMs ?? C.DEFAULT_BEACON_TTL_MS, this.#clock),
+      beacons: this.#beacons,
       settings: {
         adminToken: options.adminToken || undefined,
         handshakeInboxLimit: options.handshakeInboxLimit ?? C.DEFAULT_HANDSHAKE_INBOX_LIMIT,
@@ -345,6 +351,13 @@ export class RegistryServer extends EventEmitter {
     if (this.#sockets.size >= max) {
       socket.on('error', () => {});
       socket.end(encodeFrame(errorText('ERR_REGISTRY_BUSY', 'too many connections; retry later')));
+      // Discard whatever the client already sent: unread input would keep the peer's FIN from ever being
+      // seen, leaving the socket open (and close() waiting on it) even after the client has gone.
+      socket.resume();
+      // end() only half-closes: a peer that never closes its side would keep this untracked socket (and its
+      // file descriptor) forever, so connections beyond the limit could exhaust descriptors. Destroy it after
+      // a grace period that lets the answer arrive.
+      setTimeout(() => socket.destroy(), C.CLOSE_GRACE_MS).unref();
       return;
     }
     this.#sockets.add(socket);
@@ -367,6 +380,7 @@ export class RegistryServer extends EventEmitter {
     try {
       this.reap();
       this.#limiter?.cleanup();
+      this.#beacons.sweep(); // expired beacons go even when nobody calls beacon_list
     } catch (err) {
       this.#logger.error({ err }, 'registry sweep failed');
     }
