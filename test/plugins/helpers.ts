@@ -20,7 +20,7 @@ import {
   type MemoryStreams,
 } from '../../src/runtime/memory-streams.js';
 import { PanicGuard } from '../../src/runtime/panic-guard.js';
-import { PluginScope } from '../../src/runtime/plugin-scope.js';
+import { PluginScope, type HostDeps } from '../../src/runtime/plugin-scope.js';
 
 export const NETWORK = 1;
 
@@ -37,7 +37,7 @@ function identity(addr: Addr): Identity {
   };
 }
 
-const resolver: PeerResolver = {
+export const noPeersResolver: PeerResolver = {
   resolve: () => Promise.reject(new PeerNotFoundError()),
   resolveHostname: () => Promise.reject(new PeerNotFoundError()),
   listByNetwork: () => Promise.resolve([]),
@@ -68,28 +68,28 @@ export function testNet(): TestNet {
     node: (n) => net.node(nodeAddr(n)),
     async start(service, n, options = {}) {
       const addr = nodeAddr(n);
-      const scope = new PluginScope({
-        name: service.name,
-        host: {
-          streams: net.node(addr),
-          identity: identity(addr),
-          resolver,
-          events: bus,
-          logger: silentLogger,
-          ...(options.trust ? { trust: options.trust } : {}),
-        },
-        config: {},
-        guard,
-        onFail: () => {},
-      });
-      await service.start(scope.deps, new AbortController().signal);
-      onTestFinished(async () => {
-        await service.stop(AbortSignal.timeout(5000));
-        await scope.close();
-      });
-      return scope.deps;
+      const host: HostDeps = {
+        streams: net.node(addr),
+        identity: identity(addr),
+        resolver: noPeersResolver,
+        events: bus,
+        logger: silentLogger,
+        ...(options.trust ? { trust: options.trust } : {}),
+      };
+      return startInScope(service, host, guard);
     },
   };
+}
+
+/** Start `service` with Deps built from `host` like the runtime's; stopped when the test ends. */
+export async function startInScope(service: Service, host: HostDeps, guard: PanicGuard): Promise<Deps> {
+  const scope = new PluginScope({ name: service.name, host, config: {}, guard, onFail: () => {} });
+  await service.start(scope.deps, new AbortController().signal);
+  onTestFinished(async () => {
+    await service.stop(AbortSignal.timeout(5000));
+    await scope.close();
+  });
+  return scope.deps;
 }
 
 /** Poll `predicate` until true, or fail after `timeoutMs`. */

@@ -3,13 +3,12 @@
  * Deps built like the runtime's. Everything is closed when the test ends.
  */
 import { onTestFinished } from 'vitest';
-import { PeerNotFoundError } from '../../src/coreapi/errors.js';
 import { silentLogger } from '../../src/coreapi/logger.js';
 import type { Service } from '../../src/coreapi/service.js';
 import { createStaticNode, type StaticNode } from '../../src/node/static-node.js';
 import { createEventBus, type LocalEventBus } from '../../src/runtime/event-bus.js';
 import { PanicGuard } from '../../src/runtime/panic-guard.js';
-import { PluginScope } from '../../src/runtime/plugin-scope.js';
+import { noPeersResolver, startInScope } from './helpers.js';
 
 export interface RealNet {
   a: StaticNode;
@@ -34,9 +33,9 @@ export async function realNet(): Promise<RealNet> {
 /** Start `service` on node B; stopped when the test ends. */
 export async function startOnB<S extends Service>(net: RealNet, service: S): Promise<S> {
   const guard = new PanicGuard({ events: net.bus, logger: silentLogger });
-  const scope = new PluginScope({
-    name: service.name,
-    host: {
+  await startInScope(
+    service,
+    {
       streams: net.b.streams,
       identity: {
         nodeId: net.b.nodeId,
@@ -44,22 +43,11 @@ export async function startOnB<S extends Service>(net: RealNet, service: S): Pro
         publicKey: Buffer.from(net.b.identity.publicKey),
         sign: () => Buffer.alloc(64),
       },
-      resolver: {
-        resolve: () => Promise.reject(new PeerNotFoundError()),
-        resolveHostname: () => Promise.reject(new PeerNotFoundError()),
-        listByNetwork: () => Promise.resolve([]),
-      },
+      resolver: noPeersResolver,
       events: net.bus,
       logger: silentLogger,
     },
-    config: {},
     guard,
-    onFail: () => {},
-  });
-  await service.start(scope.deps, new AbortController().signal);
-  onTestFinished(async () => {
-    await service.stop(AbortSignal.timeout(5000));
-    await scope.close();
-  });
+  );
   return service;
 }
