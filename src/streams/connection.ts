@@ -521,6 +521,13 @@ export class Connection extends Duplex implements Stream {
       this.#ackNow = true;
       return;
     }
+    if (this.readableLength + this.#reasm.bytes > 2 * this.#host.config.recvWindow) {
+      // A peer that ignores our window would otherwise grow the readable buffer without bound while the
+      // application does not read. A correct sender stays within one window (plus a probe byte, or what a
+      // stale window update allowed), so it never meets this limit; the data is dropped, not acknowledged.
+      this.#ackNow = true;
+      return;
+    }
     if (seq === this.#rcvNxt) {
       // Advance the ACK point before pushing: a reply written from a 'data' handler must carry it.
       if (this.#reasm.size > 0) {

@@ -21,7 +21,10 @@ export class Reassembly {
     return this.#pieces.length;
   }
 
-  /** Store a future segment. Returns false when it duplicates stored data or exceeds `limitBytes`. */
+  /**
+   * Store a future segment. Returns false when it duplicates stored data, exceeds `limitBytes`, or the
+   * buffer already holds `limitBytes / 512` pieces (at least 1024).
+   */
   insert(seq: number, data: Buffer, limitBytes: number): boolean {
     const end = (seq + data.length) >>> 0;
     const ps = this.#pieces;
@@ -36,6 +39,10 @@ export class Reassembly {
     if (lo < ps.length && ps[lo].seq === seq) return false;
     if (lo > 0 && seqGe(ps[lo - 1].end, end)) return false;
     if (this.bytes + data.length > limitBytes) return false;
+    // The piece count is bounded too: tiny segments with holes between them (from a hostile peer) would
+    // otherwise make one piece per byte of the window, each scanned for SACK blocks on every ACK and moved
+    // by every splice. A real sender's segments (at least 64 bytes, usually about 1.4 KiB) stay well within.
+    if (ps.length >= Math.max(1024, limitBytes >>> 9)) return false;
     ps.splice(lo, 0, { seq, end, data });
     this.bytes += data.length;
     this.#lastSeq = seq;
