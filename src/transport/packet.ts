@@ -48,6 +48,8 @@ export interface Packet {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Trailing bytes after a packet's declared payload beyond which the payload is copied out (see decode). */
+const TRAILING_COPY_MIN = 256;
 
 /** A packet with defaults (version 1, no flags, empty payload). */
 export function makePacket(fields: Partial<Packet> & Pick<Packet, 'protocol' | 'src' | 'dst'>): Packet {
@@ -151,6 +153,14 @@ export function tryDecodePacket(
   }
   failure.reason = null;
   const b0 = buf[offset];
+  // The payload is a view into `buf`. Trailing bytes past the declared length are ignored (as the reference
+  // does); when there are many, copy the payload, so a peer cannot make a small payload hold a large datagram
+  // in memory (receive windows count payload bytes). Honest peers send no trailing bytes: never taken then.
+  const trailing = avail - PACKET_HEADER_SIZE - len;
+  const payload =
+    trailing > TRAILING_COPY_MIN && trailing > len
+      ? Buffer.from(buf.subarray(offset + PACKET_HEADER_SIZE, end))
+      : buf.subarray(offset + PACKET_HEADER_SIZE, end);
   return {
     version: b0 >>> 4,
     flags: b0 & 0x0f,
@@ -162,7 +172,7 @@ export function tryDecodePacket(
     seq: buf.readUInt32BE(offset + 20),
     ack: buf.readUInt32BE(offset + 24),
     window: (buf[offset + 28] << 8) | buf[offset + 29],
-    payload: buf.subarray(offset + PACKET_HEADER_SIZE, end),
+    payload,
   };
 }
 

@@ -328,6 +328,18 @@ describe('decode errors', () => {
     expect(back.payload.toString()).toBe('abc');
   });
 
+  it('copies a small payload out of a datagram with many trailing bytes (it must not hold the datagram)', () => {
+    const p = sample({ payload: Buffer.from('abc') });
+    const w = Buffer.concat([encodePacket(p), Buffer.alloc(60_000, 7)]);
+    const back = decodePacket(w);
+    expect(back).toEqual(p);
+    expect(back.payload.buffer).not.toBe(w.buffer);
+    expect(back.payload.buffer.byteLength).toBeLessThan(16 * 1024);
+    // Without trailing bytes the payload stays a view (no copy on the normal path).
+    const plain = encodePacket(p);
+    expect(decodePacket(plain).payload.buffer).toBe(plain.buffer);
+  });
+
   it('decodes at an offset', () => {
     const p = sample({ payload: Buffer.from('abc') });
     const w = Buffer.concat([Buffer.from([9, 9, 9]), encodePacket(p)]);
