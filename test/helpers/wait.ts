@@ -31,3 +31,16 @@ export function nextEvent<T extends unknown[]>(
     emitter.on(event, on);
   });
 }
+
+/** Reject with a clear message if `p` does not settle within `ms` (so a hang fails fast). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -51,12 +51,18 @@ async function boot(
   return { registry, ...(supervisor ? { supervisor } : {}) };
 }
 
-async function tempScript(body: string): Promise<string> {
+/** Write `content` to `name` in a fresh temp directory (removed after the test); returns its path. */
+async function tempFile(name: string, content: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'pilot-proc-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'child.mjs');
-  await writeFile(file, `import { runPlugin } from ${JSON.stringify(SDK)};\n${body}\n`);
+  const file = join(dir, name);
+  await writeFile(file, content);
   return file;
+}
+
+/** A child script built on the fixture SDK. */
+function tempScript(body: string): Promise<string> {
+  return tempFile('child.mjs', `import { runPlugin } from ${JSON.stringify(SDK)};\n${body}\n`);
 }
 
 describe('process runtime', () => {
@@ -169,11 +175,8 @@ runPlugin(() => ({
   it.skipIf(spawnSync('python3', ['--version']).status !== 0)(
     'runs a plugin written in another language (the Python sketch of the protocol doc)',
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'pilot-py-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const file = join(dir, 'plugin.py');
-      await writeFile(
-        file,
+      const file = await tempFile(
+        'plugin.py',
         [
           'import sys, json',
           'def send(m): sys.stdout.write(json.dumps(m) + "\\n"); sys.stdout.flush()',
@@ -217,5 +220,47 @@ runPlugin(() => ({
       overran: ['stubborn'],
     });
     await waitFor(() => !alive(pid), 5000, 'child killed');
+  });
+
+  it('a process plugin that ignores stop, stdin EOF and SIGTERM is SIGKILLed when the stop budget runs out', async () => {
+    // A raw protocol child: answers start, never answers stop, ignores EOF on stdin and SIGTERM.
+    const file = await tempFile(
+      'child.mjs',
+      [
+        "process.on('SIGTERM', () => {});",
+        "let buf = '';",
+        "process.stdin.setEncoding('utf8');",
+        "process.stdin.on('data', (c) => {",
+        '  buf += c;',
+        '  let nl;',
+        "  while ((nl = buf.indexOf('\\n')) >= 0) {",
+        '    const m = JSON.parse(buf.slice(0, nl));',
+        '    buf = buf.slice(nl + 1);',
+        "    if (m.method === 'start') process.stdout.write(JSON.stringify({ id: m.id, result: {} }) + '\\n');",
+        '  }',
+        '});',
+        "process.stdin.on('end', () => {});",
+        'setInterval(() => {}, 1000);',
+        '',
+      ].join('\n'),
+    );
+    t = createTestHost();
+    const registry = new ServiceRegistry({ logger: t.logger, stopBudgetMs: 300 });
+    // A generous voluntary-exit grace: it must not extend the stop budget.
+    const svc = new ProcessService({ name: 'stubborn', order: 1, command: [file], exitGraceMs: 20_000 });
+    registry.register(svc);
+    await registry.startAll(t.host);
+    const pid = svc.pid;
+    cleanups.push(async () => {
+      if (alive(pid)) process.kill(pid as number, 'SIGKILL');
+    });
+    expect(alive(pid)).toBe(true);
+    await expect(registry.stopAll()).rejects.toMatchObject({
+      code: 'ERR_SERVICE_STOP',
+      overran: ['stubborn'],
+    });
+    // SIGKILL was sent when the budget ran out: the child is gone almost at once (not after the grace).
+    await waitFor(() => svc.pid === undefined, 3000, 'the stubborn child to be killed');
+    expect(alive(pid)).toBe(false);
   });
 });

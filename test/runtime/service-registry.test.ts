@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ServiceState } from '../../src/coreapi/lifecycle.js';
 import type { Deps, Service } from '../../src/coreapi/service.js';
 import { ServiceRegistry } from '../../src/runtime/service-registry.js';
+import { within } from '../helpers/wait.js';
 import { createTestHost, nextEvent, waitFor, type TestHost } from './helpers.js';
 
 interface SvcOptions {
@@ -330,5 +331,34 @@ describe('ServiceRegistry', () => {
     expect(h.hangs.status).toBe('failed');
     expect(h.throws).toMatchObject({ status: 'failed', message: 'sick' });
     expect(h.plain.status).toBe('ok');
+  });
+
+  // The factory is plugin code too: it runs within the start budget.
+  it('a service factory that never resolves fails its start within the start budget', async () => {
+    const registry = newRegistry({ startBudgetMs: 200 });
+    const log: string[] = [];
+    const ok: Service = {
+      name: 'first',
+      order: 1,
+      start: () => void log.push('start first'),
+      stop: () => void log.push('stop first'),
+    };
+    registry.register(ok);
+    registry.registerDescriptor({
+      name: 'hangs-in-create',
+      order: 2,
+      // e.g. an esm plugin whose module has a top-level await that never settles
+      create: () => new Promise<Service>(() => {}),
+    });
+    const failed = nextEvent(t.bus, 'plugin.hangs-in-create.failed');
+    failed.catch(() => {}); // awaited below; do not let a failing run leave it unhandled
+    await expect(within(registry.startAll(t.host), 3000, 'startAll')).rejects.toMatchObject({
+      code: 'ERR_SERVICE_START',
+      cause: expect.objectContaining({ code: 'ERR_SERVICE_START_TIMEOUT' }),
+    });
+    expect((await failed).payload).toMatchObject({ code: 'ERR_SERVICE_START_TIMEOUT' });
+    expect(registry.get('hangs-in-create')?.state).toBe('failed');
+    // The required failure rolled back the service started before it.
+    expect(log).toEqual(['start first', 'stop first']);
   });
 });

@@ -8,7 +8,7 @@ import type { Stream } from '../../../src/coreapi/streams.js';
 import type { StreamStackOptions } from '../../../src/streams/stack.js';
 import { ConnState } from '../../../src/streams/state.js';
 import type { FaultConfig, UdpRelay } from '../../helpers/udp-relay.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor, within } from '../../helpers/wait.js';
 import { pair, randomData, sha256 } from '../helpers.js';
 
 export { randomData, sha256 };
@@ -82,18 +82,7 @@ export function closeError(s: Stream): Promise<(Error & { code?: string }) | nul
   });
 }
 
-/** Reject with a clear message if `p` does not settle within `ms`. */
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within };
 
 export interface TransferResult {
   ms: number;
