@@ -112,6 +112,11 @@ export class Connection extends Duplex implements Stream {
   #peerSegMax = 0;
   /** We advertised less room than one of the peer's segments: it may be stalled, probing (see #onData). */
   #peerBlocked = false;
+  /**
+   * Window units that count as "closed" and as "reopened" (see #windowReopened): two of the peer's segments
+   * (which may be larger than ours), at most half the window. Kept current by #updateReopenUnits.
+   */
+  #reopenUnits = 1;
   #noDelay = false;
   #nagleForce = false;
   #tokens = 0;
@@ -179,6 +184,7 @@ export class Connection extends Duplex implements Stream {
     this.state = ConnState.CLOSED;
     this.lastActivity = performance.now();
     this.#mss = opts.mss;
+    this.#updateReopenUnits();
     this.#iss = opts.iss >>> 0;
     this.#sndUna = this.#iss;
     this.#sndNxt = this.#iss;
@@ -216,6 +222,7 @@ export class Connection extends Duplex implements Stream {
   setMss(mss: number): void {
     if (mss === this.#mss) return;
     this.#mss = mss;
+    this.#updateReopenUnits();
     this.#cc.setMss(mss);
     this.pump();
   }
@@ -509,7 +516,10 @@ export class Connection extends Duplex implements Stream {
   #onData(seq: number, data: Buffer): void {
     const len = data.length;
     this.#stats.segsRecv++;
-    if (len > this.#peerSegMax) this.#peerSegMax = len;
+    if (len > this.#peerSegMax) {
+      this.#peerSegMax = len;
+      this.#updateReopenUnits();
+    }
     if (this.#peerBlocked) {
       // We last offered less room than one of the peer's segments. More than a byte shows the peer has
       // seen room again; a single byte is its zero-window probe, answered at once with the current window
@@ -642,17 +652,19 @@ export class Connection extends Duplex implements Stream {
 
   /** The application consumed data: if our advertised window had closed noticeably, announce it. */
   #windowReopened(): void {
+    // Called on every read: the common case (the window never closed) is one comparison.
+    if (this.#lastAdvUnits >= this.#reopenUnits) return;
     if (this.state === ConnState.CLOSED || this.#released) return;
-    // Two of the peer's segments (which may be larger than ours), but never more than half the window.
-    const seg = Math.max(this.#mss, this.#peerSegMax);
-    const half = Math.floor(this.#host.config.recvWindow / WINDOW_UNIT / 2);
-    const mssUnits = Math.max(1, Math.min(Math.ceil((2 * seg) / WINDOW_UNIT), half));
-    if (this.#lastAdvUnits >= mssUnits) return;
-    const units = this.#advUnits();
-    if (units >= this.#lastAdvUnits + mssUnits) {
+    if (this.#advUnits() >= this.#lastAdvUnits + this.#reopenUnits) {
       this.#ackNow = true;
       this.#host.scheduleAck(this);
     }
+  }
+
+  #updateReopenUnits(): void {
+    const seg = Math.max(this.#mss, this.#peerSegMax);
+    const half = Math.floor(this.#host.config.recvWindow / WINDOW_UNIT / 2);
+    this.#reopenUnits = Math.max(1, Math.min(Math.ceil((2 * seg) / WINDOW_UNIT), half));
   }
 
   /** The send loop: retransmit lost segments, then new data, then FIN, within cwnd, window and pacing. */
