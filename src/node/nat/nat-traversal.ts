@@ -31,7 +31,7 @@ import {
 } from '../../beacon/index.js';
 import { PeerState, type PeerInfoSnapshot } from '../../transport/peer.js';
 import type { EstablishedEvent, UdpTunnel } from '../../transport/tunnel.js';
-import { formatEndpoint, registrationAddr, sameEndpoint } from './endpoint.js';
+import { formatEndpoint, isUnicastHost, registrationAddr, sameEndpoint } from './endpoint.js';
 import { NatBeaconResolveError, NatClosedError } from './errors.js';
 import {
   resolveNatOptions,
@@ -316,8 +316,9 @@ export class NatTraversal extends EventEmitter {
     }
     if (m.type !== BeaconMsgType.DiscoverReply && m.type !== BeaconMsgType.PunchCommand) {
       this.#stats.dropped.unexpected++;
-    } else if (!isUdpPort(m.endpoint.port)) {
-      // Port 0 cannot be reached (and dgram refuses to send there).
+    } else if (!isUdpPort(m.endpoint.port) || !isUnicastHost(m.endpoint.host)) {
+      // Port 0 cannot be reached (and dgram refuses to send there); an unspecified, broadcast or multicast
+      // address is no endpoint (0.0.0.0 would even aim the punches at this host's own services).
       this.#stats.dropped.malformed++;
     } else if (m.type === BeaconMsgType.DiscoverReply) this.#onDiscoverReply(m.endpoint);
     else this.#onPunchCommand(m.endpoint);

@@ -114,7 +114,6 @@ export function resolveNatOptions(o: NatTraversalOptions): ResolvedNatOptions {
       day,
     ),
   };
-  if (r.beacon !== null && r.beacon.port === 0) throw new NatConfigError('beacon port must not be 0');
   if (r.repunchMaxIntervalMs < r.repunchIntervalMs) r.repunchMaxIntervalMs = r.repunchIntervalMs;
   return r;
 }

@@ -23,6 +23,8 @@ export const REPLAY_MAX_ENTRIES = 16_384;
 export const READ_TIMEOUT_MS = 10_000;
 /** Inbound handshake streams handled at once; more are reset and counted. */
 export const MAX_INBOUND = 64;
+/** Inbound handshake streams handled at once from one peer, so that one peer cannot take every slot. */
+export const MAX_INBOUND_PER_PEER = 4;
 
 /** Default limit for a direct delivery (dial + transfer), before falling back to the registry relay. */
 export const DEFAULT_DIRECT_TIMEOUT_MS = 3000;

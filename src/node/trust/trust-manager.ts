@@ -10,6 +10,7 @@
  * Inbound direct messages pass the checks in inbound-check.ts first. Refused input is dropped, counted and
  * published as `security.handshake_dropped`; it never throws.
  */
+import { setMaxListeners } from 'node:events';
 import { formatAddr, makeAddr } from '../../coreapi/addr.js';
 import type { Logger } from '../../coreapi/logger.js';
 import type { Listener, Stream } from '../../coreapi/streams.js';
@@ -54,7 +55,10 @@ export class TrustManager implements TrustChecker {
   #listener: Listener | null = null;
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
+  #starting: Promise<Listener> | null = null;
   #inbound = 0;
+  /** Inbound streams being handled, per peer (entries removed at 0, so at most MAX_INBOUND of them). */
+  readonly #inboundBy = new Map<number, number>();
 
   constructor(options: TrustManagerOptions) {
     this.#o = options;
@@ -62,6 +66,9 @@ export class TrustManager implements TrustChecker {
     this.#log = options.logger.child({ component: 'trust' });
     this.#clock = options.clock ?? Date.now;
     this.#pollMs = options.pollIntervalMs ?? C.DEFAULT_POLL_INTERVAL_MS;
+    // Every inbound read, delivery and registry call listens on this one stop signal (up to MAX_INBOUND
+    // reads alone at once); each removes its listener when done, so the leak warning would be a false alarm.
+    setMaxListeners(0, this.#abort.signal);
     this.#tasks = new TaskSet(this.#log);
     this.#out = new HandshakeOutbox({
       streams: options.streams,
@@ -93,20 +100,33 @@ export class TrustManager implements TrustChecker {
       throw new TrustError('ERR_TRUST_UNAVAILABLE', `trust manager cannot start: it is ${this.#state}`);
     }
     this.#state = TrustManagerState.Starting;
+    this.#starting = this.#open();
+    let listener: Listener;
     try {
-      if (this.#o.storePath !== null) this.#store = await loadTrustFile(this.#o.storePath);
-      this.#listener = await this.#o.streams.listen(this.#o.port ?? C.HANDSHAKE_PORT);
+      listener = await this.#starting;
     } catch (err) {
       this.#state = TrustManagerState.Stopped;
       throw err;
+    } finally {
+      this.#starting = null;
+    }
+    if (this.#abort.signal.aborted) {
+      // stop() ran meanwhile: it waited for #open and closes the listener; nothing may start now.
+      throw new TrustError('ERR_TRUST_UNAVAILABLE', 'the trust manager was stopped while starting');
     }
     this.#state = TrustManagerState.Running;
-    this.#tasks.track(this.#acceptLoop(this.#listener));
+    this.#tasks.track(this.#acceptLoop(listener));
     if (this.#pollMs > 0) {
       this.#timer = setInterval(() => void this.poll(), this.#pollMs);
       this.#timer.unref();
     }
     void this.poll();
+  }
+
+  async #open(): Promise<Listener> {
+    if (this.#o.storePath !== null) this.#store = await loadTrustFile(this.#o.storePath);
+    this.#listener = await this.#o.streams.listen(this.#o.port ?? C.HANDSHAKE_PORT);
+    return this.#listener;
   }
 
   /** Stop polling and listening, wait for work in flight (bounded by its timeouts), write the store. */
@@ -116,6 +136,8 @@ export class TrustManager implements TrustChecker {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#abort.abort();
+    // A start() in flight (loading trust.json, binding the port) finishes first, so its listener is closed here.
+    await this.#starting?.catch(() => undefined);
     await this.#listener?.close().catch(() => undefined);
     await this.#tasks.drain();
     await this.#writer.idle();
@@ -305,15 +327,18 @@ export class TrustManager implements TrustChecker {
       } catch {
         return;
       }
-      if (this.#inbound >= C.MAX_INBOUND) {
-        this.#drop('overloaded', s.remoteAddr.node, 'too many handshake streams at once');
+      const from = s.remoteAddr.node;
+      const fromPeer = this.#inboundBy.get(from) ?? 0;
+      if (this.#inbound >= C.MAX_INBOUND || fromPeer >= C.MAX_INBOUND_PER_PEER) {
+        this.#drop('overloaded', from, 'too many handshake streams at once');
         s.destroy();
         continue;
       }
       this.#inbound++;
+      this.#inboundBy.set(from, fromPeer + 1);
       this.#tasks.run(
         'inbound handshake',
-        this.#handleInbound(s).finally(() => this.#inbound--),
+        this.#handleInbound(s).finally(() => this.#inboundDone(from)),
       );
     }
   }
@@ -348,6 +373,13 @@ export class TrustManager implements TrustChecker {
       case HandshakeType.Revoke:
         return this.#onRevoke(from, closed);
     }
+  }
+
+  #inboundDone(from: number): void {
+    this.#inbound--;
+    const n = (this.#inboundBy.get(from) ?? 1) - 1;
+    if (n > 0) this.#inboundBy.set(from, n);
+    else this.#inboundBy.delete(from);
   }
 
   // ---- the rules ----------------------------------------------------------------------------------
