@@ -87,7 +87,7 @@ const EXACT: Record<string, CliErrorCode> = {
 export function cliCodeOf(code: string): CliErrorCode {
   const exact = EXACT[code];
   if (exact) return exact;
-  if (code.startsWith('ERR_CONFIG_')) return 'invalid_argument';
+  if (code.startsWith('ERR_CONFIG_') || code.endsWith('_CONFIG')) return 'invalid_argument';
   if (code.endsWith('_NOT_FOUND')) return 'not_found';
   if (code.endsWith('_TIMEOUT')) return 'timeout';
   if (/_(TAKEN|EXISTS|IN_USE)$/.test(code)) return 'already_exists';
@@ -120,6 +120,8 @@ function isTimeoutReason(reason: unknown): boolean {
 export function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof PilotError) {
+    // Cut off by an interrupt (SIGINT/SIGTERM, see main.ts): say so, not `timeout`.
+    if (err.code === 'ERR_ABORTED' && err.cause instanceof CliError) return err.cause;
     // Cut off by the command's own deadline (`--timeout`, see io-util deadline()).
     if (err.code === 'ERR_ABORTED' && isTimeoutReason(err.cause)) {
       return new CliError('timeout', 'the time limit (--timeout) ran out', {

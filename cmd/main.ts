@@ -106,6 +106,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     io,
     specs,
     argv: rest,
+    json,
     run: async (spec, input) => {
       ctx = new CommandContext({ out, socket, signal: abort.signal, self: options.self });
       const data = await spec.run(ctx, input);
@@ -122,7 +123,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     await program.parseAsync([...rest], { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return commanderExit(err, out, program.helpInformation());
+    if (err instanceof CommanderError) return commanderExit(err, out, program.helpInformation(), rest[0]);
     const e = toCliError(err);
     out.error(e);
     return json ? 1 : e.exitCode;
@@ -136,14 +137,15 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 }
 
 /** Exit code (and message) for a commander parse outcome. */
-function commanderExit(err: CommanderError, out: Output, usage: string): number {
+function commanderExit(err: CommanderError, out: Output, usage: string, command: string): number {
   if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-  if (err.code === 'commander.help') return 2; // a group without its subcommand: help already on stderr
-  const message = err.message.replace(/^error:\s*/, '');
+  const message =
+    err.code === 'commander.help' ? `'${command}' needs a subcommand` : err.message.replace(/^error:\s*/, '');
   if (out.json) {
     out.error(new UsageError(message, { hint: 'run `pilot context` for the list of commands and flags' }));
     return 1;
   }
+  if (err.code === 'commander.help') return 2; // a group without its subcommand: help already on stderr
   out.error(new UsageError(message, { hint: 'run `pilot <command> --help`' }));
   if (err.code === 'commander.unknownCommand') out.io.stderr.write(`\n${usage}`);
   return 2;

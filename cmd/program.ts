@@ -6,11 +6,13 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isPilotError, parseDuration } from '../src/client.js';
 import { GROUPS, type CommandInput, type CommandSpec, type FlagSpec } from './command-spec.js';
+import { MAX_TIMER_MS } from './io-util.js';
 import type { CliIo } from './output.js';
 
 export type RunHook = (spec: CommandSpec, input: CommandInput) => Promise<void>;
 
 const INT_RE = /^\d+$/;
+const DURATION_EXPECTED = 'expected a duration like 30s, 500ms, 2m or 1.5, at most 596h.';
 
 /** Parse one flag value from text (also used for defaults). Throws commander's InvalidArgumentError. */
 export function parseFlagValue(f: FlagSpec, raw: string | number | boolean): unknown {
@@ -27,14 +29,18 @@ export function parseFlagValue(f: FlagSpec, raw: string | number | boolean): unk
         throw new InvalidArgumentError('expected a number >= 0.');
       return n;
     }
-    case 'duration':
+    case 'duration': {
+      let ms: number;
       try {
-        return parseDuration(text, f.name);
+        ms = parseDuration(text, f.name);
       } catch (err) {
-        if (isPilotError(err))
-          throw new InvalidArgumentError('expected a duration like 30s, 500ms, 2m or 1.5.');
+        if (isPilotError(err)) throw new InvalidArgumentError(DURATION_EXPECTED);
         throw err;
       }
+      // A longer delay would make the timer fire at once (and Node warn on stderr).
+      if (!(ms <= MAX_TIMER_MS)) throw new InvalidArgumentError(DURATION_EXPECTED);
+      return ms;
+    }
     case 'list':
       return text
         .split(',')
@@ -98,12 +104,14 @@ export interface ProgramOptions {
   specs: readonly CommandSpec[];
   /** argv as parsed (after `--json` was taken out), handed to commands. */
   argv: readonly string[];
+  /** `--json`: usage shown for an error (a group without its subcommand) is left out; the envelope says it. */
+  json?: boolean;
   run: RunHook;
 }
 
 /** The `pilot` program. */
 export function buildProgram(options: ProgramOptions): Command {
-  const { io, specs, argv, run } = options;
+  const { io, specs, argv, run, json = false } = options;
   const program = new Command('pilot')
     .description('pilot: a Pilot Protocol overlay network node and its control tool')
     // Both are taken out of argv before parsing (valid anywhere); declared here for the help text.
@@ -114,7 +122,7 @@ export function buildProgram(options: ProgramOptions): Command {
     .enablePositionalOptions()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
+      writeErr: (s) => (json ? true : io.stderr.write(s)),
       // Errors are printed by main (text or JSON envelope).
       outputError: () => {},
     })

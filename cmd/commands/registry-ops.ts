@@ -8,6 +8,7 @@ import { formatAddr, loadConfig, makeAddr, parseAddr } from '../../src/client.js
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag, type CommandSpec } from '../command-spec.js';
 import { CliError } from '../errors.js';
+import { MAX_TIMER_MS } from '../io-util.js';
 import type { Row } from '../output.js';
 import { probeInfo } from '../daemon-process.js';
 
@@ -175,7 +176,7 @@ export const registryOpsCommands: CommandSpec[] = [
           placeholder: 'host:port',
         },
       ),
-      flag('timeout', 'duration', 'time limit', { default: '10s' }),
+      flag('timeout', 'duration', 'time limit (0: none)', { default: '10s' }),
     ],
     returns: {
       node_id: 'node ID',
@@ -190,7 +191,8 @@ export const registryOpsCommands: CommandSpec[] = [
     },
     async run(ctx, input) {
       const addr = await registryAddress(ctx, input.flags.registry as string | undefined);
-      const timeoutMs = input.flags.timeout as number;
+      // 0: no time limit, as for every other --timeout.
+      const timeoutMs = (input.flags.timeout as number) || MAX_TIMER_MS;
       const { RegistryClient } = await import('../../src/registry/index.js');
       const client = new RegistryClient({
         addr,

@@ -217,7 +217,13 @@ function interactive(ctx: CommandContext, stream: Stream): Promise<void> {
       stream.destroy();
       finish();
     };
-    stream.on('data', (chunk: Buffer) => stdout.write(chunk));
+    // A slow stdout reader slows the stream down instead of the whole transfer piling up in memory.
+    stream.on('data', (chunk: Buffer) => {
+      if (!stdout.write(chunk)) {
+        stream.pause();
+        stdout.once('drain', () => stream.resume());
+      }
+    });
     stream.once('end', () => finish());
     stream.once('close', () => finish());
     stream.once('error', (err) => finish(err));
