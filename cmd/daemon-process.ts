@@ -62,6 +62,22 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when `pid` is alive and is a `pilot daemon` process. After a crash or a reboot, the pid in a stale pid
+ * file may belong to an unrelated process, which must be neither signalled nor taken for a running daemon:
+ * where /proc shows the command line (Linux), it must hold the `daemon` argument the CLI starts it with.
+ */
+export function isDaemonProcess(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no /proc here: trust the pid file
+  }
+  return cmdline.split('\0').includes('daemon');
+}
+
 /** Info from the daemon on `socket`, or null when nothing answers within `timeoutMs`. */
 export async function probeInfo(socket: string, timeoutMs = 2000): Promise<DaemonInfo | null> {
   const signal = deadline(new AbortController().signal, timeoutMs);
@@ -105,6 +121,8 @@ export interface StartOptions {
   home: string;
   socket: string;
   timeoutMs: number;
+  /** Interrupts the wait (SIGINT/SIGTERM of the CLI): the child is stopped and the reason thrown. */
+  signal?: AbortSignal;
 }
 
 export interface StartResult {
@@ -114,10 +132,19 @@ export interface StartResult {
 
 /** Fork the daemon and wait until it answers on its socket. */
 export async function startBackground(o: StartOptions): Promise<StartResult> {
-  mkdirSync(o.home, { recursive: true, mode: 0o700 });
   const pidFile = pidFilePath(o.home);
   const logFile = logFilePath(o.home);
-  const logFd = openSync(logFile, 'a', 0o600);
+  let logFd: number;
+  try {
+    mkdirSync(o.home, { recursive: true, mode: 0o700 });
+    logFd = openSync(logFile, 'a', 0o600);
+  } catch (err) {
+    throw new CliError(
+      'invalid_argument',
+      `cannot use ${o.home} for the daemon's pid and log files: ${(err as Error).message}`,
+      { cause: err, hint: 'PILOT_HOME must be a writable directory' },
+    );
+  }
   const logStart = fstatSync(logFd).size;
   const child = spawn(o.execPath, [...o.execArgv, o.script, ...o.args], {
     detached: true,
@@ -147,7 +174,7 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
     throw new CliError(code, text, { hint });
   };
   try {
-    const wait = deadline(new AbortController().signal, Math.max(1, until - Date.now()));
+    const wait = deadline(o.signal ?? new AbortController().signal, Math.max(1, until - Date.now()));
     while (!wait.aborted) {
       const m = message as ChildMessage | null;
       if (m?.type === 'error') fail(m.code, m.message, m.hint ?? `see the log: ${logFile}`);
@@ -166,6 +193,12 @@ export async function startBackground(o: StartOptions): Promise<StartResult> {
       await sleep(50, wait);
     }
     await stopProcess(pid, 2000);
+    if (o.signal?.aborted) {
+      removePidFile(pidFile, pid);
+      throw o.signal.reason instanceof Error
+        ? o.signal.reason
+        : new CliError('internal', 'interrupted while the daemon was starting');
+    }
     return fail(
       'timeout',
       `the daemon did not answer on ${o.socket} within ${o.timeoutMs / 1000} s`,

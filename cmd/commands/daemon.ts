@@ -9,7 +9,7 @@ import { command, flag, type CommandInput, type FlagSpec } from '../command-spec
 import {
   NOTIFY_ENV,
   PID_FILE_ENV,
-  isAlive,
+  isDaemonProcess,
   logFilePath,
   pidFilePath,
   probeInfo,
@@ -250,7 +250,7 @@ export const daemonCommands = [
       if (input.flags.foreground) return runForeground(ctx, config);
       const pidFile = pidFilePath(ctx.home);
       const old = readPid(pidFile);
-      if (old !== null && isAlive(old)) {
+      if (old !== null && isDaemonProcess(old)) {
         throw new CliError('already_exists', `the daemon is already running (pid ${old})`, {
           hint: 'stop it with `pilot daemon stop`',
         });
@@ -271,6 +271,7 @@ export const daemonCommands = [
         home: ctx.home,
         socket: config.socket,
         timeoutMs: input.flags.timeout as number,
+        signal: ctx.signal,
       });
       return {
         pid,
@@ -302,7 +303,7 @@ export const daemonCommands = [
     async run(ctx, input) {
       const pidFile = pidFilePath(ctx.home);
       const pid = readPid(pidFile);
-      if (pid === null || !isAlive(pid)) {
+      if (pid === null || !isDaemonProcess(pid)) {
         if (pid !== null) removePidFile(pidFile);
         throw new CliError('not_running', `the daemon is not running (no live pid in ${pidFile})`, {
           hint: 'a daemon started in the foreground is stopped with Ctrl-C',
@@ -336,7 +337,7 @@ export const daemonCommands = [
     async run(ctx, input) {
       const pidFile = pidFilePath(ctx.home);
       const filePid = readPid(pidFile);
-      const pid = filePid !== null && isAlive(filePid) ? filePid : null;
+      const pid = filePid !== null && isDaemonProcess(filePid) ? filePid : null;
       const info = await probeInfo(ctx.socketPath, 2000);
       if (input.flags.check && !info) {
         throw new CliError('not_running', `no daemon answers on ${ctx.socketPath}`, {

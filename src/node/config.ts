@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PilotError, type PilotErrorOptions } from '../coreapi/errors.js';
+import { MAX_SOCKET_PATH } from '../ipc/socket-file.js';
 
 export class ConfigError extends PilotError {
   constructor(
@@ -119,7 +120,7 @@ export const CONFIG_KEYS: Record<keyof NodeConfig, KeySpec> = {
 };
 
 /** The defaults: nothing reaches outside the machine. */
-export function defaultConfig(home = process.env.PILOT_HOME ?? join(homedir(), '.pilot')): NodeConfig {
+export function defaultConfig(home = process.env.PILOT_HOME || join(homedir(), '.pilot')): NodeConfig {
   return {
     registry: null,
     registryTls: false,
@@ -159,8 +160,20 @@ export function canonicalKey(key: string): string {
   return key.replace(/[-_]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * The longest duration accepted: Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay
+ * would fire after 1 ms instead.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** Parse a Go-style duration (`30s`, `1m30s`, `250ms`) or plain seconds into milliseconds. */
 export function parseDuration(v: unknown, key = 'duration'): number {
+  const ms = parseDurationUnbounded(v, key);
+  if (!(ms <= MAX_DURATION_MS)) throw invalid(key, v, 'a duration of at most 24 days');
+  return ms;
+}
+
+function parseDurationUnbounded(v: unknown, key: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v * 1000;
   if (typeof v !== 'string' || v.trim() === '') throw invalid(key, v, 'a duration like 30s, 2m or 500ms');
   const s = v.trim();
@@ -202,13 +215,15 @@ function coerce(key: string, spec: KeySpec, v: unknown, fromText: boolean): unkn
         return /^(true|1|yes)$/i.test(v);
       throw invalid(key, v, 'true or false');
     case 'int': {
-      const n = typeof v === 'string' && fromText ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+      // Text must be decimal digits: Number('') and Number(' ') are 0, Number('0x10') is 16.
+      const n = typeof v === 'string' && fromText && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
         throw invalid(key, v, 'a non-negative integer');
       return n;
     }
     case 'duration':
-      return parseDuration(v, key);
+      // Whole milliseconds: the timers and the NAT keep-alive take integers.
+      return Math.ceil(parseDuration(v, key));
     case 'enum':
       if (typeof v !== 'string' || !spec.values?.includes(v))
         throw invalid(key, v, `one of ${spec.values?.join(', ')}`);
@@ -245,7 +260,8 @@ export function applyConfig(
       v = typeof value === 'boolean' ? !value : value;
     }
     if (key === 'config') continue;
-    const spec = (CONFIG_KEYS as Record<string, KeySpec>)[key];
+    // Own keys only: `toString`, `constructor` or `__proto__` are not configuration keys.
+    const spec = Object.hasOwn(CONFIG_KEYS, key) ? (CONFIG_KEYS as Record<string, KeySpec>)[key] : undefined;
     if (spec === undefined) {
       throw new ConfigError('ERR_CONFIG_UNKNOWN_KEY', `${origin}: unknown configuration key "${rawKey}"`, {
         details: { key: rawKey, origin },
@@ -302,13 +318,16 @@ export function loadConfig(
     base?: NodeConfig;
   } = {},
 ): NodeConfig {
-  let cfg = opts.base ?? defaultConfig(opts.env?.PILOT_HOME ?? process.env.PILOT_HOME);
+  // An empty PILOT_HOME is unset (as the CLI treats it), not a data directory named "".
+  let cfg = opts.base ?? defaultConfig((opts.env?.PILOT_HOME ?? process.env.PILOT_HOME) || undefined);
   if (opts.file) cfg = applyConfig(cfg, readConfigFile(opts.file), `config file ${opts.file}`);
   cfg = applyConfig(cfg, configFromEnv(opts.env ?? process.env), 'environment', true);
   if (opts.flags) cfg = applyConfig(cfg, opts.flags, 'flags', true);
   validateNodeConfig(cfg);
   return cfg;
 }
+
+const KEEPALIVE_MAX_MS = 86_400_000;
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*|[0-9a-fA-F:]+):(\d{1,5})$/;
 
@@ -337,6 +356,13 @@ export function validateNodeConfig(cfg: NodeConfig): void {
         details: { key: 'registryFingerprint' },
       },
     );
+  }
+  // The keep-alive also paces the registry heartbeat and the beacon Discover (10 ms to 24 h).
+  if (!(cfg.keepalive >= 10 && cfg.keepalive <= KEEPALIVE_MAX_MS)) {
+    throw invalid('keepalive', `${cfg.keepalive}ms`, 'a duration from 10ms to 24h');
+  }
+  if (Buffer.byteLength(cfg.socket) > MAX_SOCKET_PATH) {
+    throw invalid('socket', cfg.socket, `a path of at most ${MAX_SOCKET_PATH} bytes (a Unix socket limit)`);
   }
   if (cfg.hostname !== null && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(cfg.hostname)) {
     throw invalid('hostname', cfg.hostname, 'a lowercase hostname (a-z, 0-9, -; at most 63 characters)');

@@ -1,5 +1,10 @@
 /** `pilot daemon`: run a node in the foreground until SIGINT/SIGTERM (or an abort signal), then stop cleanly. */
-import type { NodeConfig } from './config.js';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AbortError } from '../coreapi/errors.js';
+import { prepareSocketPath } from '../ipc/socket-file.js';
+import { ConfigError, type NodeConfig } from './config.js';
 import { createNode, type NodeOptions, type PilotNode } from './node.js';
 import { tuneDaemonGc } from './gc-tuning.js';
 
@@ -12,32 +17,101 @@ export interface RunDaemonOptions {
   stopTimeoutMs?: number;
 }
 
+/**
+ * Check the IPC socket path before anything starts: its directory must exist, and a live daemon on it is
+ * refused (`ERR_IPC_SOCKET_IN_USE`). Found only when the node is up, a second daemon with the same identity
+ * would first re-register the live daemon's node at the registry with its own (soon dead) endpoint.
+ */
+async function checkSocketPath(path: string): Promise<void> {
+  const dir = dirname(path);
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ConfigError('ERR_CONFIG_INVALID', `config "socket": cannot use directory ${dir} (${code})`, {
+      cause,
+      details: { key: 'socket', value: path },
+    });
+  }
+  if (!isDir) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `config "socket": ${dir} is not a directory`, {
+      details: { key: 'socket', value: path },
+    });
+  }
+  await prepareSocketPath(path);
+}
+
+/**
+ * The data directory (inbox, received files, the embedded registry's store) must be a writable directory; it
+ * is created (0700) when missing. Otherwise the node would start and lose what it receives.
+ */
+async function checkDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!(await stat(dir)).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    await access(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `config "dataDir": ${dir} is not a writable directory (${code})`,
+      {
+        cause,
+        details: { key: 'dataDir', value: dir },
+      },
+    );
+  }
+}
+
 export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {}): Promise<void> {
   tuneDaemonGc();
-  const node = await createNode({ ...config, ...opts.node });
-  opts.onReady?.(node);
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      opts.signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (opts.signal?.aborted) done();
-    else opts.signal?.addEventListener('abort', done, { once: true });
-  });
-  const timeout = opts.stopTimeoutMs ?? 15_000;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    node.stop(),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        node.logger.warn({ timeoutMs: timeout }, 'clean stop took too long; exiting');
-        resolve();
-      }, timeout);
-    }),
-  ]);
-  clearTimeout(timer);
+  // A stop request (SIGINT/SIGTERM, the abort signal) counts from the start, also while the node is starting.
+  const stop = new AbortController();
+  const requestStop = (): void => stop.abort();
+  const stopped = new Promise<void>((resolve) =>
+    stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
+  process.once('SIGINT', requestStop);
+  process.once('SIGTERM', requestStop);
+  if (opts.signal?.aborted) requestStop();
+  else opts.signal?.addEventListener('abort', requestStop, { once: true });
+  const interrupted = (): Error =>
+    opts.signal?.aborted && opts.signal.reason instanceof Error
+      ? opts.signal.reason
+      : new AbortError('the daemon was interrupted while starting');
+  try {
+    await checkDataDir(config.dataDir);
+    if (opts.node?.ipc !== false) await checkSocketPath(config.socket);
+    if (stop.signal.aborted) throw interrupted();
+    const starting = createNode({ ...config, ...opts.node });
+    const node = await Promise.race([starting, stopped.then(() => null)]);
+    if (node === null) {
+      // The node cannot be cancelled half-way: stop it if it still comes up, and report the interrupt now.
+      starting.then(
+        (n) => n.stop().catch(() => {}),
+        () => {},
+      );
+      throw interrupted();
+    }
+    opts.onReady?.(node);
+    await stopped;
+    const timeout = opts.stopTimeoutMs ?? 15_000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      node.stop(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          node.logger.warn({ timeoutMs: timeout }, 'clean stop took too long; exiting');
+          resolve();
+        }, timeout);
+      }),
+    ]);
+    clearTimeout(timer);
+  } finally {
+    process.off('SIGINT', requestStop);
+    process.off('SIGTERM', requestStop);
+    opts.signal?.removeEventListener('abort', requestStop);
+  }
 }
