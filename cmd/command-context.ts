@@ -3,6 +3,7 @@
  * command ends), address resolution, the data directory, an AbortSignal that fires on SIGINT/SIGTERM and one
  * that also fires when the command's `--timeout` runs out ({@link CommandContext.requestSignal}).
  */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { connect, makeAddr, parseAddr, parseDuration, type Addr, type Driver } from '../src/client.js';
@@ -32,6 +33,7 @@ export class CommandContext {
   readonly self: { script: string; execArgv: readonly string[] };
   #requestSignal: AbortSignal;
   #driver: Promise<Driver> | null = null;
+  #socket: string | undefined;
   readonly #cleanups: (() => unknown)[] = [];
 
   constructor(options: CommandContextOptions) {
@@ -47,9 +49,24 @@ export class CommandContext {
     return this.io.env;
   }
 
-  /** The daemon socket: `--socket`, else PILOT_SOCKET, else /tmp/pilot.sock. */
+  /**
+   * The daemon socket: `--socket`, else PILOT_SOCKET, else the `socket` of `$PILOT_HOME/config.json` (what
+   * `pilot daemon` uses, in the same order), else /tmp/pilot.sock.
+   */
   get socketPath(): string {
-    return this.socketFlag ?? (this.env.PILOT_SOCKET || DEFAULT_SOCKET);
+    this.#socket ??= this.socketFlag ?? (this.env.PILOT_SOCKET || this.#configSocket() || DEFAULT_SOCKET);
+    return this.#socket;
+  }
+
+  /** `socket` from the config file, or '' when there is none (a broken file is `pilot daemon`'s to report). */
+  #configSocket(): string {
+    try {
+      const cfg: unknown = JSON.parse(readFileSync(join(this.home, 'config.json'), 'utf8'));
+      const socket = (cfg as { socket?: unknown } | null)?.socket;
+      return typeof socket === 'string' ? socket : '';
+    } catch {
+      return '';
+    }
   }
 
   /** PILOT_HOME, else ~/.pilot: pid file, log file, identity, inbox and received files. */
