@@ -148,3 +148,19 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return item;
   }
 }
+
+/**
+ * An iterator over `source` that runs `onReturn` when the consumer stops early (`break`, `return` or a throw
+ * out of a `for await` body): ending an iteration releases what it iterates (a subscription unsubscribes).
+ * `onReturn` runs before the source's own `return`, so a `next()` still waiting on the source settles first.
+ */
+export function releasingIterator<T>(source: AsyncIterator<T>, onReturn: () => void): AsyncIterator<T> {
+  return {
+    next: () => source.next(),
+    return: async (value?: unknown): Promise<IteratorResult<T>> => {
+      onReturn();
+      if (source.return) return source.return(value);
+      return { done: true, value: value as T };
+    },
+  };
+}

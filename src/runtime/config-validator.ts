@@ -8,7 +8,13 @@ import type { JsonSchema } from '../coreapi/plugin.js';
 import { ConfigValidationError, PluginManifestError } from '../coreapi/service-errors.js';
 import { toError } from './panic-guard.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+/**
+ * One ajv instance per compiled schema: a shared instance keeps every schema it compiled by `$id`, so a second
+ * plugin (or a reload of the same one) whose schema has the same `$id` failed to compile ("already exists").
+ */
+function newAjv(): Ajv {
+  return new Ajv({ allErrors: true, useDefaults: true, strict: false });
+}
 
 export interface SchemaIssue {
   readonly path: string;
@@ -28,7 +34,7 @@ export function issuesOf(errors: ErrorObject[] | null | undefined): SchemaIssue[
 /** Compile a plugin's config schema. An invalid schema is a manifest error. */
 export function compileConfigSchema(plugin: string, schema: JsonSchema): ValidateFunction {
   try {
-    return ajv.compile(schema as Record<string, unknown>);
+    return newAjv().compile(schema as Record<string, unknown>);
   } catch (err) {
     throw new PluginManifestError(`plugin "${plugin}": invalid configSchema: ${toError(err).message}`, {
       details: { plugin },

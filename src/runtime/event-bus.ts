@@ -8,7 +8,7 @@
  */
 import type { EventBus, PilotEvent, SubscribeOptions, Subscription } from '../coreapi/events.js';
 import { InvalidArgumentError } from '../coreapi/errors.js';
-import { AsyncQueue } from './async-queue.js';
+import { AsyncQueue, releasingIterator } from './async-queue.js';
 
 export const DEFAULT_EVENT_QUEUE_SIZE = 1024;
 
@@ -115,8 +115,9 @@ class BusSubscription implements Subscription {
     this.queue.close();
   }
 
+  /** Leaving the loop early (`break`, `return`, a throw) unsubscribes: nothing keeps queueing for nobody. */
   [Symbol.asyncIterator](): AsyncIterator<PilotEvent> {
-    return this.queue[Symbol.asyncIterator]();
+    return releasingIterator(this.queue[Symbol.asyncIterator](), () => this.unsubscribe());
   }
 }
 

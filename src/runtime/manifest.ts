@@ -60,6 +60,10 @@ export function parseManifest(text: string, where: string): PluginManifest {
     );
   }
   const m = raw as unknown as PluginManifest;
+  // JSON has no Infinity, but `1e999` parses to it: refuse it here, or the registry throws at registration.
+  if (!Number.isFinite(m.order)) {
+    throw new PluginManifestError(`${where}: order must be a finite number`, { details: { file: where } });
+  }
   if (!semver.valid(m.version)) {
     throw new PluginManifestError(`${where}: version "${m.version}" is not semver`, {
       details: { file: where },

@@ -221,26 +221,28 @@ export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadResu
   }
   // 4. dependencies (to a fixpoint)
   const host = new Set(options.hostCapabilities ?? []);
-  let accepted = unique;
-  for (;;) {
-    const bad = findDependencyProblems(accepted, host, 'plugin');
-    if (bad.size === 0) break;
-    for (const [c, err] of bad) reject(c, err);
-    accepted = accepted.filter((c) => !bad.has(c));
-  }
+  const withProviders = (candidates: Candidate[]): Candidate[] => {
+    let accepted = candidates;
+    for (;;) {
+      const bad = findDependencyProblems(accepted, host, 'plugin');
+      if (bad.size === 0) return accepted;
+      for (const [c, err] of bad) reject(c, err);
+      accepted = accepted.filter((c) => !bad.has(c));
+    }
+  };
   // 5. config (external plugins; built-ins were validated before create)
-  const plugins: LoadedPlugin[] = [];
-  for (const c of accepted) {
+  const loaded = new Map<Candidate, LoadedPlugin>();
+  for (const c of withProviders(unique)) {
     const ext = externals.get(c);
     if (!ext) {
-      plugins.push({ name: c.name, origin: c.origin, config: c.config, descriptor: builtinDescriptor(c) });
+      loaded.set(c, { name: c.name, origin: c.origin, config: c.config, descriptor: builtinDescriptor(c) });
       continue;
     }
     try {
       const config = ext.validate
         ? validateConfig(c.name, ext.validate, c.config)
         : Object.freeze({ ...c.config });
-      plugins.push({
+      loaded.set(c, {
         name: c.name,
         origin: c.origin,
         dir: ext.dir,
@@ -252,6 +254,9 @@ export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadResu
       reject(c, err);
     }
   }
+  // A provider rejected by this last check takes its dependants with it: otherwise they were accepted and
+  // startAll failed the whole daemon with ERR_SERVICE_DEPENDENCY.
+  const plugins = withProviders([...loaded.keys()]).map((c) => loaded.get(c) as LoadedPlugin);
   return { plugins, rejected };
 }
 

@@ -20,6 +20,7 @@ import type { PeerResolver } from '../coreapi/resolver.js';
 import type { Deps, Tasks } from '../coreapi/service.js';
 import type { Datagram, DatagramSocket, DialOptions, Listener, Stream, Streams } from '../coreapi/streams.js';
 import type { TrustChecker } from '../coreapi/trust.js';
+import { releasingIterator } from './async-queue.js';
 import { toError, type PanicGuard } from './panic-guard.js';
 
 /** What the host gives every plugin (the per-plugin parts are added by the scope). */
@@ -239,7 +240,8 @@ export class PluginScope {
             untrack();
             sub.unsubscribe();
           },
-          [Symbol.asyncIterator]: (): AsyncIterator<PilotEvent> => sub[Symbol.asyncIterator](),
+          [Symbol.asyncIterator]: (): AsyncIterator<PilotEvent> =>
+            releasingIterator(sub[Symbol.asyncIterator](), () => wrapped.unsubscribe()),
         };
         this.#subs.add(wrapped);
         return wrapped;

@@ -217,13 +217,20 @@ export class ProcessBridge {
               this.stats.droppedEvents++;
               continue;
             }
-            this.#ch.notify('event', {
-              subscription: id,
-              topic: e.topic,
-              nodeId: e.nodeId,
-              time: e.time.toISOString(),
-              payload: e.payload,
-            });
+            try {
+              this.#ch.notify('event', {
+                subscription: id,
+                topic: e.topic,
+                nodeId: e.nodeId,
+                time: e.time.toISOString(),
+                payload: e.payload,
+              });
+            } catch (err) {
+              // A payload JSON cannot carry (a BigInt, a cycle), published by someone else: drop that event
+              // only. Thrown out of this loop it ended the plugin's event flow and counted as its panic.
+              this.stats.droppedEvents++;
+              d.logger.debug({ topic: e.topic, err: errorToWire(err) }, 'event not forwarded to plugin');
+            }
           }
         });
         return { subscription: id };

@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { formatAddr } from '../coreapi/addr.js';
-import { AbortError } from '../coreapi/errors.js';
+import { AbortError, ClosedError } from '../coreapi/errors.js';
 import type { Logger } from '../coreapi/logger.js';
 import type { Deps, HealthStatus, Service } from '../coreapi/service.js';
 import { PluginProcessError, PluginProtocolError } from '../coreapi/service-errors.js';
@@ -133,7 +133,19 @@ export class ProcessService implements Service {
         if (err instanceof PluginProtocolError) {
           deps.tasks.fail(err);
           child.kill('SIGKILL');
+          return;
         }
+        // stdout ended (or failed) while the child runs on: it can no longer answer or send anything. A
+        // child that is exiting gets a moment to do so (its exit is the better report); one that stays
+        // alive is a failed service, killed, instead of a zombie reported as running.
+        if (!this.#running || this.#stopping || exited(child)) return;
+        void waitExit(child, this.#opts.exitGraceMs ?? 1000).then((gone) => {
+          if (gone || !this.#running || this.#stopping) return;
+          deps.tasks.fail(
+            new PluginProcessError(`plugin "${this.name}" closed its stdout`, { cause: err ?? undefined }),
+          );
+          child.kill('SIGKILL');
+        });
       },
     });
     this.#channel = channel;
@@ -171,11 +183,18 @@ export class ProcessService implements Service {
       await Promise.race([channel.request('start', params, signal), exit]);
       this.#running = true;
     } catch (err) {
-      // A closed channel usually means the child is exiting: report the exit rather than the channel.
+      // The start failed: the child goes as after `stop`, on stdin EOF, or is killed.
+      child.stdin?.end();
       if (!exited(child) && !signal.aborted) await waitExit(child, 1000);
-      if (!exited(child)) child.kill('SIGKILL');
+      if (!exited(child)) {
+        child.kill('SIGKILL');
+        await waitExit(child, 500);
+      }
       if (err instanceof PluginProcessError) throw err;
-      if (child.exitCode !== null || child.signalCode !== null) {
+      // A closed channel means the child is exiting (or cut its stdout): report that rather than the channel.
+      // An error the child answered keeps its own code, even when the child exits right after it (converting
+      // it made, e.g., a permanent ERR_CONFIG_INVALID a restartable ERR_PLUGIN_PROCESS).
+      if (err instanceof ClosedError) {
         throw new PluginProcessError(
           `plugin "${this.name}" process exited during start (code ${child.exitCode}, signal ${child.signalCode})`,
           { cause: err },
