@@ -78,6 +78,8 @@ export class ClientTransport extends EventEmitter {
   #socket: Socket | null = null;
   #waiting: Pending[] = [];
   #inflight: Pending[] = [];
+  /** Aborts a connection attempt under way when the transport is closed. */
+  readonly #closing = new AbortController();
 
   constructor(options: TransportOptions) {
     super();
@@ -121,7 +123,9 @@ export class ClientTransport extends EventEmitter {
         p.onAbort = () => this.#settle(p, new AbortError(`registry ${p.type} aborted`));
         opts.signal.addEventListener('abort', p.onAbort, { once: true });
       }
-      if (this.#status === TransportState.Connected && this.#socket) {
+      // A socket already destroyed (a timed-out or broken connection) but not yet closed takes nothing more: the
+      // request waits for the next connection, which its 'close' event opens.
+      if (this.#status === TransportState.Connected && this.#socket && !this.#socket.destroyed) {
         this.#inflight.push(p);
         this.#socket.write(p.frame);
       } else {
@@ -139,6 +143,7 @@ export class ClientTransport extends EventEmitter {
     this.#inflight = [];
     this.#waiting = [];
     for (const p of all) this.#settle(p, new RegistryClosedError());
+    this.#closing.abort();
     this.#socket?.destroy();
     this.#socket = null;
   }
@@ -187,6 +192,7 @@ export class ClientTransport extends EventEmitter {
           port: o.port,
           tls: o.tls,
           timeoutMs: o.connectTimeoutMs,
+          signal: this.#closing.signal,
         });
         if ((this.#status as TransportState) === TransportState.Closed) {
           sock.destroy();
@@ -195,6 +201,7 @@ export class ClientTransport extends EventEmitter {
         this.#attach(sock);
         return;
       } catch (err) {
+        if ((this.#status as TransportState) === TransportState.Closed) return;
         lastErr = err as Error;
         if (err instanceof RegistryTlsError) break;
         o.logger.debug({ attempt, err: lastErr.message }, 'registry connect failed');
@@ -242,6 +249,9 @@ export class ClientTransport extends EventEmitter {
   }
 
   #onFrame(payload: Buffer, sock: Socket): void {
+    // Once the connection is broken (out of sync, malformed, timed out), later frames of the same chunk belong to
+    // nobody: the requests still on the wire are retried or failed when it closes.
+    if (sock.destroyed || this.#socket !== sock) return;
     const p = this.#inflight.shift();
     if (p === undefined) {
       this.#broken(sock, 'unsolicited answer');

@@ -51,8 +51,11 @@ export interface NodeCallOptions extends CallOptions {
   nodeId?: number;
 }
 
-/** Request types that must not be repeated after a broken connection. */
-const NOT_RETRIABLE = new Set(['update_polo_score', 'create_network', 'poll_handshakes']);
+/**
+ * Request types that must not be repeated after a broken connection. A repeated `rotate_key` is signed with the
+ * key the first attempt may already have replaced; `rotateKey()` checks the outcome with a lookup instead.
+ */
+const NOT_RETRIABLE = new Set(['update_polo_score', 'create_network', 'poll_handshakes', 'rotate_key']);
 
 export class RegistryClient extends EventEmitter {
   readonly #transport: ClientTransport;
@@ -253,17 +256,35 @@ export class RegistryClient extends EventEmitter {
     );
   }
 
-  /** Rotate to `newPublicKey` (signed with the current key); `newSigner` replaces the signer on success. */
+  /**
+   * Rotate to `newPublicKey` (signed with the current key); `newSigner` replaces the signer on success. When the
+   * connection breaks before the answer arrived, a lookup tells whether the registry applied the rotation.
+   */
   async rotateKey(
     newPublicKey: Uint8Array,
     opts: NodeCallOptions & { newSigner?: RegistrySigner } = {},
   ): Promise<M.RotateKeyAnswer> {
-    const answer = await this.#signed<M.RotateKeyAnswer>(
-      'rotate_key',
-      opts,
-      (id) => `rotate:${id}`,
-      (id) => ({ node_id: id, new_public_key: Buffer.from(newPublicKey).toString('base64') }),
-    );
+    const newKey = Buffer.from(newPublicKey).toString('base64');
+    let answer: M.RotateKeyAnswer;
+    try {
+      answer = await this.#signed<M.RotateKeyAnswer>(
+        'rotate_key',
+        opts,
+        (id) => `rotate:${id}`,
+        (id) => ({ node_id: id, new_public_key: newKey }),
+      );
+    } catch (err) {
+      const id = opts.nodeId ?? this.nodeId;
+      if (!(err instanceof RegistryError) || err.code !== 'ERR_REGISTRY_CONNECTION' || !id) throw err;
+      const now = await this.lookup(id, { signal: opts.signal, timeoutMs: opts.timeoutMs }).catch(() => null);
+      if (now === null || now.public_key !== newKey) throw err;
+      answer = {
+        type: 'rotate_key_ok',
+        node_id: now.node_id,
+        address: now.address,
+        public_key: now.public_key,
+      };
+    }
     if (opts.newSigner) this.#signer = opts.newSigner;
     return answer;
   }

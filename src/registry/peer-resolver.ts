@@ -121,10 +121,12 @@ export class RegistryPeerResolver implements PeerResolver {
 
   /** Forget a peer (re-keyed, moved, or a tunnel check failed). */
   invalidate(nodeId: number): void {
-    const cached = this.#peers.get(nodeId);
     this.#peers.delete(nodeId);
     this.#inflight.delete(nodeId);
-    if (cached?.hostname !== undefined) this.#hostnames.delete(cached.hostname);
+    // Every name that resolved to the node, whether learned from resolve() or from resolveHostname().
+    const names: string[] = [];
+    for (const [name, id] of this.#hostnames.entries()) if (id === nodeId) names.push(name);
+    for (const name of names) this.#hostnames.delete(name);
   }
 
   /** Forget everything. */

@@ -123,9 +123,12 @@ export class ReplicationFollower {
   }
 
   #onFrame(payload: Buffer, sock: Socket): void {
+    // Frames that arrive in the same chunk after the connection was dropped are not applied.
+    if (sock.destroyed) return;
     let msg: { type?: unknown; seq?: unknown; snapshot?: unknown; changes?: unknown; error?: unknown };
     try {
       msg = JSON.parse(payload.toString('utf8')) as typeof msg;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new TypeError('not an object');
     } catch {
       this.#lastError = 'malformed replication frame';
       sock.destroy();
@@ -147,7 +150,13 @@ export class ReplicationFollower {
         break;
       case 'replication_changes':
         if (this.#status !== FollowerState.Synced) return;
-        applyChanges(this.#state, (msg.changes ?? {}) as ChangesJson);
+        try {
+          applyChanges(this.#state, (msg.changes ?? {}) as ChangesJson);
+        } catch (err) {
+          this.#lastError = err instanceof Error ? err.message : String(err);
+          sock.destroy();
+          return;
+        }
         this.#batches++;
         this.onUpdate();
         break;

@@ -1,7 +1,8 @@
 /**
  * The debounced saver. The first change after a save arms a timer for `debounceMs` after that change; when it
  * fires, a point-in-time snapshot is streamed to the store while requests keep being served. Changes made during
- * a save arm the next one. A failed save is retried after another debounce interval. `flush()` saves now.
+ * a save arm the next one. A failed save is retried after another debounce interval. `flush()` saves now and
+ * rejects when that save fails (so does `close()`).
  *
  * Durability: a write acknowledged at time t is in the store once the save that started after t finishes, i.e.
  * by t + debounceMs + (one save, or two when a save was already running at t + debounceMs).
@@ -26,7 +27,8 @@ export class SnapshotSaver {
   readonly #logger: Logger;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
+  /** The save under way; resolves with its error, or null when it succeeded (or had nothing to do). */
+  #running: Promise<Error | null> | null = null;
   #closed = false;
   readonly #stats: SaverStats = { saves: 0, failures: 0, lastDurationMs: 0, lastNodes: 0, lastError: null };
   /** Called after each successful save. */
@@ -49,22 +51,27 @@ export class SnapshotSaver {
     return this.#stats;
   }
 
-  /** Save now if anything changed (waits for a save in progress first). */
+  /** Save now if anything changed (waits for a save in progress first); rejects when the save fails. */
   async flush(): Promise<void> {
     while (this.#running) await this.#running;
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    if (this.#state.changes.dirtySince !== 0) await this.#run();
+    if (this.#state.changes.dirtySince === 0) return;
+    const err = await this.#run();
+    if (err) throw err;
   }
 
-  /** Final save; no further saves afterwards. */
+  /** Final save; no further saves afterwards. Rejects when the final save fails. */
   async close(): Promise<void> {
-    await this.flush();
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+    }
   }
 
   #schedule(): void {
@@ -79,7 +86,7 @@ export class SnapshotSaver {
     this.#timer.unref();
   }
 
-  #run(): Promise<void> {
+  #run(): Promise<Error | null> {
     const p = this.#save().finally(() => {
       this.#running = null;
       this.#schedule();
@@ -88,9 +95,9 @@ export class SnapshotSaver {
     return p;
   }
 
-  async #save(): Promise<void> {
+  async #save(): Promise<Error | null> {
     const changes = this.#state.changes;
-    if (changes.dirtySince === 0) return;
+    if (changes.dirtySince === 0) return null;
     changes.clearDirty();
     const started = performance.now();
     const source = beginSnapshot(this.#state);
@@ -101,6 +108,7 @@ export class SnapshotSaver {
       this.#stats.lastNodes = source.nodeCount;
       this.#stats.lastError = null;
       this.onSaved(this.#stats);
+      return null;
     } catch (err) {
       this.#stats.failures++;
       this.#stats.lastError = err instanceof Error ? err.message : String(err);
@@ -109,6 +117,7 @@ export class SnapshotSaver {
         'registry snapshot save failed; will retry',
       );
       changes.markDirty();
+      return err instanceof Error ? err : new Error(String(err));
     } finally {
       this.#state.endSaveEpoch();
     }

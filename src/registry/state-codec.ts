@@ -193,6 +193,8 @@ export function applyNodeJson(state: RegistryState, j: unknown, lastSeen: number
   if (Array.isArray(j.networks)) {
     const nets = j.networks.filter((n): n is number => isId(n, MAX_NETWORK_ID));
     if (nets.length > 0) rec.networks = nets;
+    // Replacing a record (a replicated change) dropped it from its networks' member sets: restore them.
+    for (const n of nets) state.networks.get(n)?.members.add(rec.id);
   }
   return true;
 }

@@ -146,6 +146,7 @@ export async function loadOrCreateTls(certPath: string, keyPath: string): Promis
   const m = generateSelfSigned();
   try {
     await mkdir(dirname(keyPath), { recursive: true });
+    await mkdir(dirname(certPath), { recursive: true });
     await writeFile(keyPath, m.key, { mode: 0o600 });
     await chmod(keyPath, 0o600);
     await writeFile(certPath, m.cert, { mode: 0o644 });
