@@ -95,7 +95,18 @@ export class DriverStream extends Duplex implements Stream {
     this.localPort = info.localPort;
     this.remoteAddr = info.remoteAddr;
     this.remotePort = info.remotePort;
+    setImmediate(this.#settled);
   }
+
+  /**
+   * False until the turn of the event loop that made this stream is over. The frames of one socket read are
+   * handled in one go: a failure right behind the DialOK (or Accept) would otherwise emit 'error' before the
+   * caller's `await dial()` resumed and could add its listener (an uncaught exception).
+   */
+  #handedOver = false;
+  readonly #settled = (): void => {
+    this.#handedOver = true;
+  };
 
   setNoDelay(noDelay = true): this {
     this.#noDelay = noDelay;
@@ -177,7 +188,8 @@ export class DriverStream extends Duplex implements Stream {
   /** The daemon reports the connection failed (StreamError) or the driver lost the daemon. */
   onRemoteError(err: Error): void {
     this.#daemonDone = true;
-    this.destroy(err);
+    if (this.#handedOver) this.destroy(err);
+    else setImmediate(() => this.destroy(err));
   }
 
   /** The daemon acknowledged (Reset/Close) and no longer knows the connection. */
