@@ -47,8 +47,6 @@ async function registryAddress(ctx: CommandContext, given: string | undefined): 
   return cfg.registry ?? cfg.embeddedRegistry;
 }
 
-const TAG_RE = /^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,62}$/;
-
 export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'find',
@@ -99,16 +97,21 @@ export const registryOpsCommands: CommandSpec[] = [
     'set-tags',
     "set this node's tags (at most 3)",
     async (ctx, a) => {
-      const tags = a.tags as string[];
-      const bad = tags.find((t) => !TAG_RE.test(t));
-      if (bad !== undefined)
-        throw new CliError('invalid_argument', `tag "${bad}" is not valid (letters, digits, . _ : -)`);
+      // The registry's own rules (a leading # dropped; 1-32 lowercase letters, digits and inner hyphens), checked
+      // before anything is sent.
+      const { normalizeTags } = await import('../../src/registry/index.js');
+      const tags = normalizeTags(a.tags as string[]);
       if (tags.length > 3)
         throw new CliError('invalid_argument', `too many tags (${tags.length}, at most 3)`);
       return (await ctx.driver()).setTags(tags, { signal: ctx.requestSignal });
     },
     {
-      args: [arg('tags', 'tags', { variadic: true, required: true })],
+      args: [
+        arg('tags', 'tags: 1-32 lowercase letters, digits and inner hyphens (a leading # is dropped)', {
+          variadic: true,
+          required: true,
+        }),
+      ],
       returns: { node_id: 'node ID', tags: '[tags]' },
     },
   ),

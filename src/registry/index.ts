@@ -50,3 +50,4 @@ export {
 export { REQUEST_TYPES as REGISTRY_REQUEST_TYPES } from './dispatcher.js';
 export { encodeFrame as encodeRegistryFrame, FrameDecoder as RegistryFrameDecoder } from './frame-codec.js';
 export { DEFAULT_REGISTRY_PORT } from './constants.js';
+export { normalizeTags } from './validation.js';
