@@ -47,6 +47,8 @@ async function pingOnce(
     return { seq, bytes: reply.length, rtt_ms: round(performance.now() - t0) };
   } catch (err) {
     const e = timedOut(signal) ? new CliError('timeout', 'timeout') : toCliError(err);
+    // No daemon: no ping can work, and the node is not what failed.
+    if (e.cliCode === 'not_running') throw e;
     const r = { seq, bytes: 0, rtt_ms: round(performance.now() - t0), error: e.message };
     failureCodes.set(r, e.cliCode);
     return r;
