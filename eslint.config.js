@@ -1,4 +1,4 @@
-// General lint. The layer boundaries of DEVELOPERS.md and the no-cycle rule are checked over the real import
+// General lint. The layer boundaries (docs/architecture.md) and the no-cycle rule are checked over the real import
 // graph by test/architecture/imports.test.ts (part of `npm test`), which needs no native resolver package.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

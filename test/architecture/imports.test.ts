@@ -1,5 +1,5 @@
 /**
- * The layer rules of DEVELOPERS.md, checked over the real import graph of src/ and cmd/ (type imports
+ * The layer rules (docs/architecture.md), checked over the real import graph of src/ and cmd/ (type imports
  * included): one-way layer dependencies, plugins isolated from each other, and no import cycles.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
