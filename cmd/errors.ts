@@ -81,6 +81,9 @@ const EXACT: Record<string, CliErrorCode> = {
   ERR_REGISTRY_BAD_REQUEST: 'invalid_argument',
   ERR_REGISTRY_ALREADY_MEMBER: 'already_exists',
   ERR_REGISTRY_KEY_IN_USE: 'already_exists',
+  // Files and paths the user gave: an unreadable identity file, a socket path the OS cannot bind.
+  ERR_IDENTITY_CORRUPT: 'invalid_argument',
+  ERR_IPC_SOCKET_PATH: 'invalid_argument',
 };
 
 /** The CLI code for a library error code. */
