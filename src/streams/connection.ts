@@ -36,6 +36,8 @@ import { WINDOW_UNIT } from './constants.js';
 export interface ConnHost {
   readonly config: StreamConfig;
   send(p: Packet): void;
+  /** True when a packet to the node leaves at once (false while the tunnel still waits for its keys). */
+  pathReady(nodeId: number): boolean;
   /** Flush this connection's pending ACK at the end of the current I/O batch. */
   scheduleAck(c: Connection): void;
   /** Run this connection's send loop again soon (pacing). */
@@ -276,8 +278,12 @@ export class Connection extends Duplex implements Stream {
   openActive(): void {
     this.state = ConnState.SYN_SENT;
     this.#sndNxt = seqAdd(this.#iss, 1);
+    // A SYN that waits in the tunnel for a key exchange (the first contact with a peer) gives no RTT sample:
+    // its answer would time the key exchange too (hundreds of ms when a key-exchange frame is lost), and
+    // that first sample sets srtt, the RTO and the tail-loss probe delay of the whole connection.
+    const ready = this.#host.pathReady(this.remoteAddr.node);
     this.#emit(FLAG_SYN, this.#iss, 0, EMPTY);
-    this.#synSentAt = performance.now();
+    this.#synSentAt = ready ? performance.now() : 0;
   }
 
   /** SYN retransmission (the stack's dial timer). */

@@ -49,6 +49,8 @@ import { TokenBucket } from './token-bucket.js';
 export interface PacketTransport {
   readonly nodeId: number;
   send(packet: Packet): boolean;
+  /** True when a packet sent to the node now leaves at once (not queued for keys); assumed true if absent. */
+  ready?(nodeId: number): boolean;
   setPacketHandler(handler: ((packet: Packet, fromNodeId: number) => void) | null): void;
 }
 
@@ -311,6 +313,10 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
 
   send(p: Packet): void {
     if (!this.#closed || (p.flags & FLAG_RST) !== 0) this.#out(p);
+  }
+
+  pathReady(nodeId: number): boolean {
+    return this.#transport.ready?.(nodeId) ?? true;
   }
 
   /** Hand a packet to the tunnel, or loop it back when it is addressed to this node. */

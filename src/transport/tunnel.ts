@@ -423,6 +423,18 @@ export class UdpTunnel extends EventEmitter {
     return this.#peers.get(nodeId)?.session != null;
   }
 
+  /**
+   * True when a packet sent to `nodeId` now leaves at once; false when it would wait in the peer's queue for a
+   * directory lookup or a key exchange (so the time until its answer is not a round trip).
+   */
+  ready(nodeId: number): boolean {
+    if (nodeId === this.#nodeId) return true;
+    const peer = this.#peers.get(nodeId);
+    if (peer === undefined) return false;
+    if (this.encrypt) return peer.session !== null && (peer.endpoint !== null || peer.relay);
+    return peer.endpoint !== null;
+  }
+
   peer(nodeId: number): PeerInfoSnapshot | null {
     return this.#peers.get(nodeId)?.info() ?? null;
   }
