@@ -111,8 +111,16 @@ export function createNodeControl(node: PilotNode): DaemonControl {
       return { ...r };
     },
     deregister: async () => ({ ...(await reg.deregister()) }),
-    setTags: async (tags) => ({ ...(await reg.setTags(tags)) }),
-    setTaskExec: async (on) => ({ ...(await reg.setTaskExec(on)) }),
+    setTags: async (tags) => {
+      const r = await reg.setTags(tags);
+      node.registration.tags = [...tags];
+      return { ...r };
+    },
+    setTaskExec: async (on) => {
+      const r = await reg.setTaskExec(on);
+      node.registration.taskExec = on;
+      return { ...r };
+    },
     setWebhook: (url) => {
       const wh = node.services.instance('webhook') as unknown as WebhookLike | null;
       if (!wh) throw new PilotError('ERR_SERVICE_NOT_READY', 'the webhook service is not running');

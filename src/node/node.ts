@@ -33,11 +33,11 @@ import { createStreams, type StreamStack } from '../streams/stack.js';
 import { loadOrCreateIdentity } from '../transport/identity-file.js';
 import { generateEd25519, ed25519Sign, type Ed25519KeyPair } from '../transport/keys.js';
 import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
-import { defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
+import { ConfigError, defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
 import { createNodeControl } from './node-control.js';
-import type { NodeOptions, PilotNode } from './pilot-node.js';
+import type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
 
-export type { NodeOptions, PilotNode } from './pilot-node.js';
+export type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
 import { createLogger } from './logger.js';
 import { createNatTraversal } from './nat/index.js';
 import { createTrustManager } from './trust/index.js';
@@ -105,7 +105,16 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     let registryAddr = config.registry;
     let beaconAddr = config.beacon;
     if (!registryAddr) {
-      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      try {
+        mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+        throw new ConfigError(
+          'ERR_CONFIG_INVALID',
+          `config "dataDir": cannot create ${config.dataDir} (${code})`,
+          { cause, details: { key: 'dataDir', value: config.dataDir } },
+        );
+      }
       embeddedRegistry = await listenWithFallback(
         config.embeddedRegistry,
         (addr) => startRegistry({ addr, store: join(config.dataDir, 'registry.json'), logger }),
@@ -214,8 +223,18 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       });
     nodeId = reg.node_id;
     tunnel.setNodeId(nodeId);
-    if (reg.hostname_error)
+    // A start that fails from here on must not leave the node registered (holding its hostname).
+    cleanup.push(async () => {
+      await registry.deregister({ timeoutMs: 2000 });
+    });
+    // The node's effective configuration: the IPC commands update hostname and visibility in it, and the
+    // heartbeat's re-registration restores them from it.
+    const nodeConfig: NodeConfig = { ...config, registry: registryAddr, beacon: beaconAddr };
+    const registration: RegistrationState = { tags: null, taskExec: null };
+    if (reg.hostname_error) {
       logger.warn({ hostname: config.hostname, error: reg.hostname_error }, 'hostname not set');
+      nodeConfig.hostname = reg.hostname ?? null;
+    }
     if (config.public) await registry.setVisibility(true);
 
     const events = createEventBus({ nodeId: () => nodeId });
@@ -312,7 +331,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     // Heartbeat, re-registration.
     const heartbeat = startHeartbeat({
       registry,
-      config,
+      config: nodeConfig,
+      registration,
       logger,
       events,
       listenAddr: () => nat.registrationAddr(),
@@ -332,7 +352,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     const startedAt = new Date();
     let ipc: IpcServer | null = null;
     const node: PilotNode = {
-      config: { ...config, registry: registryAddr, beacon: beaconAddr },
+      config: nodeConfig,
+      registration,
       logger,
       identity,
       keyPair,
@@ -381,6 +402,8 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         registry.close();
         await embeddedBeacon?.close();
         await embeddedRegistry?.close();
+        // End every subscription (after node.deregistered): for-await loops over node.events finish.
+        events.close();
         logger.info('stopped');
       },
     };
@@ -467,7 +490,9 @@ interface Heartbeat {
 
 function startHeartbeat(o: {
   registry: RegistryClient;
+  /** The node's effective configuration (read at each re-registration). */
   config: NodeConfig;
+  registration: RegistrationState;
   logger: Logger;
   events: EventBus;
   listenAddr: () => string;
@@ -494,9 +519,15 @@ function startHeartbeat(o: {
             owner: o.config.owner ?? undefined,
             hostname: o.config.hostname ?? undefined,
           });
-          if (o.config.public) await o.registry.setVisibility(true);
-          failures = 0;
+          // Adopt the ID first: the calls below are signed with it.
           o.onReregistered(r.node_id);
+          if (r.hostname_error) {
+            o.logger.warn({ hostname: o.config.hostname, error: r.hostname_error }, 'hostname not set');
+            (o.config as { hostname: string | null }).hostname = r.hostname ?? null;
+          }
+          if (o.config.public) await o.registry.setVisibility(true);
+          await restoreRegistration(o.registry, o.registration, o.logger);
+          failures = 0;
           o.events.publish('node.reregistered', { node_id: r.node_id, address: r.address });
           o.logger.info({ node_id: r.node_id }, 're-registered');
         } catch (e) {
@@ -514,4 +545,21 @@ function startHeartbeat(o: {
       clearInterval(timer);
     },
   };
+}
+
+/** Re-apply the tags and task-exec flag a local client set (a re-registered record may have lost them). */
+async function restoreRegistration(
+  registry: RegistryClient,
+  state: RegistrationState,
+  logger: Logger,
+): Promise<void> {
+  try {
+    if (state.tags !== null) await registry.setTags(state.tags);
+    if (state.taskExec !== null) await registry.setTaskExec(state.taskExec);
+  } catch (err) {
+    logger.warn(
+      { err: (err as Error).message },
+      'cannot restore tags / task execution after re-registration',
+    );
+  }
 }

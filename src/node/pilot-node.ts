@@ -27,8 +27,19 @@ export interface NodeOptions extends Partial<NodeConfig> {
   trustManager?: boolean;
 }
 
+/**
+ * Registry settings a local client changed at run time that are not in the config (hostname and visibility
+ * live in `config`): the node applies them again after a re-registration. `null` = never set.
+ */
+export interface RegistrationState {
+  tags: string[] | null;
+  taskExec: boolean | null;
+}
+
 export interface PilotNode {
+  /** The effective configuration; `hostname` and `public` follow the IPC set-hostname / set-public commands. */
   readonly config: NodeConfig;
+  readonly registration: RegistrationState;
   readonly logger: Logger;
   readonly identity: Identity;
   readonly keyPair: Ed25519KeyPair;

@@ -60,8 +60,16 @@ export async function createStaticNode(options: StaticNodeOptions): Promise<Stat
     host: options.host,
     port: options.port,
   });
-  const streams = createStreams(tunnel, { ...options.streams, network: options.network ?? 0 });
-  const addr = makeAddr(options.network ?? 0, options.nodeId);
+  let addr: Addr;
+  let streams: StreamStack;
+  try {
+    addr = makeAddr(options.network ?? 0, options.nodeId);
+    streams = createStreams(tunnel, { ...options.streams, network: addr.network });
+  } catch (err) {
+    // A bad network (or streams option) must not leave the UDP socket bound.
+    await tunnel.close();
+    throw err;
+  }
   return {
     nodeId: options.nodeId,
     addr,
