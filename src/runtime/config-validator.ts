@@ -8,12 +8,22 @@ import type { JsonSchema } from '../coreapi/plugin.js';
 import { ConfigValidationError, PluginManifestError } from '../coreapi/service-errors.js';
 import { toError } from './panic-guard.js';
 
-/**
- * One ajv instance per compiled schema: a shared instance keeps every schema it compiled by `$id`, so a second
- * plugin (or a reload of the same one) whose schema has the same `$id` failed to compile ("already exists").
- */
 function newAjv(): Ajv {
   return new Ajv({ allErrors: true, useDefaults: true, strict: false });
+}
+
+/** Schemas without an `$id` share one instance (an instance costs about a megabyte of the daemon's memory). */
+let shared: Ajv | null = null;
+
+/**
+ * The ajv instance to compile `schema` with. An instance keeps every schema it compiled under its `$id`, so a
+ * second plugin (or a reload of the same one) whose schema has the same `$id` failed to compile ("already
+ * exists"): a schema with an `$id` gets an instance of its own.
+ */
+function ajvFor(schema: JsonSchema): Ajv {
+  if (typeof (schema as { $id?: unknown }).$id === 'string') return newAjv();
+  shared ??= newAjv();
+  return shared;
 }
 
 export interface SchemaIssue {
@@ -34,7 +44,7 @@ export function issuesOf(errors: ErrorObject[] | null | undefined): SchemaIssue[
 /** Compile a plugin's config schema. An invalid schema is a manifest error. */
 export function compileConfigSchema(plugin: string, schema: JsonSchema): ValidateFunction {
   try {
-    return newAjv().compile(schema as Record<string, unknown>);
+    return ajvFor(schema).compile(schema as Record<string, unknown>);
   } catch (err) {
     throw new PluginManifestError(`plugin "${plugin}": invalid configSchema: ${toError(err).message}`, {
       details: { plugin },
