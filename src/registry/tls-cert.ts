@@ -4,7 +4,7 @@
  * fingerprint stays stable, and the fingerprint clients pin: hex SHA-256 of the DER certificate.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RegistryError } from './errors.js';
 
@@ -144,16 +144,39 @@ export async function loadOrCreateTls(certPath: string, keyPath: string): Promis
     throw new RegistryError('ERR_REGISTRY_TLS_SETUP', `only one of ${certPath} and ${keyPath} exists`);
   }
   const m = generateSelfSigned();
+  // Both files or neither: each is written whole under a temporary name (fsynced) and renamed into place, and
+  // a failure takes back what was already placed. A key left alone (the certificate's write failed) made
+  // every later start fail with "only one of ... exists".
+  const tmpKey = `${keyPath}.tmp-${randomBytes(6).toString('hex')}`;
+  const tmpCert = `${certPath}.tmp-${randomBytes(6).toString('hex')}`;
+  let placed: string | null = null;
   try {
     await mkdir(dirname(keyPath), { recursive: true });
     await mkdir(dirname(certPath), { recursive: true });
-    await writeFile(keyPath, m.key, { mode: 0o600 });
-    await chmod(keyPath, 0o600);
-    await writeFile(certPath, m.cert, { mode: 0o644 });
+    await writeWhole(tmpKey, m.key, 0o600);
+    await writeWhole(tmpCert, m.cert, 0o644);
+    await rename(tmpKey, keyPath);
+    placed = keyPath;
+    await rename(tmpCert, certPath);
   } catch (err) {
+    await Promise.all(
+      [tmpKey, tmpCert, ...(placed !== null ? [placed] : [])].map((f) => unlink(f).catch(() => {})),
+    );
     throw new RegistryError('ERR_REGISTRY_TLS_SETUP', `cannot write TLS files ${certPath} / ${keyPath}`, {
       cause: err,
     });
   }
   return m;
+}
+
+/** Write `data` to a new file `path` with `mode` and fsync it. */
+async function writeWhole(path: string, data: string, mode: number): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
