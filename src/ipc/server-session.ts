@@ -9,7 +9,13 @@
  */
 import type { Socket } from 'node:net';
 import { formatAddr, type Addr } from '../coreapi/addr.js';
-import { AbortError, ClosedError, InvalidArgumentError, PilotError } from '../coreapi/errors.js';
+import {
+  AbortError,
+  ClosedError,
+  InvalidArgumentError,
+  PilotError,
+  TooManyConnectionsError,
+} from '../coreapi/errors.js';
 import type { Logger } from '../coreapi/logger.js';
 import type { Listener, Stream, Streams } from '../coreapi/streams.js';
 import { Cmd, cmdName, IPC_EXT_VERSION, IPC_MAX_MESSAGE, IPC_MAX_TAGS, IPC_MIN_WINDOW } from './constants.js';
@@ -43,6 +49,8 @@ export interface SessionDeps {
   readonly lingerMs: number;
   /** Datagrams for this client are dropped while its socket has more than this many bytes queued. */
   readonly datagramBacklog: number;
+  /** Connections one client may hold (open, closing or being dialled); more are refused. */
+  readonly maxConns: number;
   onClose(session: IpcSession): void;
 }
 
@@ -81,6 +89,13 @@ const DAEMON_ONLY = new Set<string>([
   'dialExError',
 ]);
 
+/**
+ * Requests of one client whose replies are not written yet. Beyond this, the client's input is not read
+ * until replies go out: a client that pipelines requests without reading cannot make the daemon queue
+ * replies without bound.
+ */
+export const MAX_PENDING_REPLIES = 128;
+
 export class IpcSession implements ConnHost {
   readonly id: number;
   readonly #socket: Socket;
@@ -98,15 +113,26 @@ export class IpcSession implements ConnHost {
   readonly #listeners = new Map<number, Listener>();
   readonly #dgramPorts = new Set<number>();
   readonly #dials = new Map<number, AbortController>();
+  /** Reference Dials in progress (not yet a conn). */
+  #refDials = 0;
   /** Recently closed conn ids (late Close/Send for them are answered quietly). */
   readonly #recent = new RecentIds();
   readonly #congested = new Set<ServerConn>();
   #socketBlocked = false;
+  /** Frames are left in the decoder until the client's replies can be written (see #inputHeld). */
+  #inputPaused = false;
+  #pumpScheduled = false;
   #datagramsDropped = 0;
 
   readonly #onSocketDrain = (): void => {
     this.#socketBlocked = false;
     for (const c of this.#conns.values()) c.socketResume();
+    this.#resumeInput();
+  };
+
+  readonly #pump = (): void => {
+    this.#pumpScheduled = false;
+    this.#resumeInput();
   };
 
   constructor(id: number, socket: Socket, deps: SessionDeps) {
@@ -115,7 +141,13 @@ export class IpcSession implements ConnHost {
     this.#deps = deps;
     this.#log = deps.logger.child({ ipcClient: id });
     this.#writer = new FrameWriter(socket);
-    this.#slots = new ReplySlots((m) => this.#write(m));
+    this.#slots = new ReplySlots((m) => {
+      this.#write(m);
+      if (this.#inputPaused && !this.#pumpScheduled) {
+        this.#pumpScheduled = true;
+        setImmediate(this.#pump);
+      }
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'ipc client socket error'));
     socket.on('close', () => this.#teardown());
@@ -154,7 +186,7 @@ export class IpcSession implements ConnHost {
       this.#congested.add(conn);
       this.#socket.pause();
     } else if (this.#congested.delete(conn) && this.#congested.size === 0 && this.#isOpen()) {
-      this.#socket.resume();
+      if (!this.#inputPaused) this.#socket.resume();
     }
   }
 
@@ -212,12 +244,33 @@ export class IpcSession implements ConnHost {
 
   #onData(chunk: Buffer): void {
     if (!this.#isOpen()) return;
+    this.#decoder.push(chunk);
+    this.#processInput();
+  }
+
+  /** The client's replies cannot be written now: leave its requests unread. */
+  #inputHeld(): boolean {
+    return this.#socketBlocked || this.#slots.waiting >= MAX_PENDING_REPLIES;
+  }
+
+  /** Replies went out or the socket drained: take the client's requests again if nothing holds them. */
+  #resumeInput(): void {
+    if (!this.#inputPaused || !this.#isOpen() || this.#inputHeld()) return;
+    this.#inputPaused = false;
+    if (this.#congested.size === 0) this.#socket.resume();
+    this.#processInput();
+  }
+
+  #processInput(): void {
     try {
-      this.#decoder.push(chunk);
       let m: Buffer | null;
-      while ((m = this.#decoder.next()) !== null) {
+      while (!this.#inputHeld() && (m = this.#decoder.next()) !== null) {
         this.#dispatch(m);
         if (!this.#isOpen()) return;
+      }
+      if (this.#inputHeld() && this.#decoder.buffered > 0 && !this.#inputPaused) {
+        this.#inputPaused = true;
+        this.#socket.pause();
       }
     } catch (err) {
       const code = err instanceof PilotError ? err.code : 'ERR_INTERNAL';
@@ -395,6 +448,15 @@ export class IpcSession implements ConnHost {
 
   // ---- streams ----
 
+  /** The client holds its share of connections: refuse another (one client must not starve the others). */
+  #connLimitError(): TooManyConnectionsError | null {
+    const held = this.#conns.size + this.#closing.size + this.#dials.size + this.#refDials;
+    if (held < this.#deps.maxConns) return null;
+    return new TooManyConnectionsError(`too many connections for this client (max ${this.#deps.maxConns})`, {
+      details: { max: this.#deps.maxConns },
+    });
+  }
+
   #adopt(stream: Stream): ServerConn | null {
     if (this.#conns.has(stream.id)) {
       this.#log.error({ connId: stream.id }, 'duplicate connection id; resetting the new stream');
@@ -447,6 +509,11 @@ export class IpcSession implements ConnHost {
         s.destroy();
         return;
       }
+      if (this.#connLimitError()) {
+        this.#log.warn({ port: l.port, max: this.#deps.maxConns }, 'inbound connection reset: client limit');
+        s.destroy();
+        continue;
+      }
       const conn = this.#adopt(s);
       if (!conn) continue;
       this.#write(
@@ -475,8 +542,15 @@ export class IpcSession implements ConnHost {
 
   #dial(addr: Addr, port: number): void {
     const slot = this.#slots.reserve();
+    const refused = this.#connLimitError();
+    if (refused) {
+      this.#slots.fill(slot, this.#errorMessage(refused));
+      return;
+    }
+    this.#refDials++;
     this.#deps.streams
       .dial(addr, port, { signal: this.#abort.signal })
+      .finally(() => this.#refDials--)
       .then(
         (s) => {
           if (!this.#isOpen()) {
@@ -499,9 +573,11 @@ export class IpcSession implements ConnHost {
   }
 
   #dialEx(tag: number, addr: Addr, port: number, timeoutMs: number): void {
-    if (this.#dials.has(tag)) {
-      const error = errorToWire(new InvalidArgumentError(`dial tag ${tag} already in use`));
-      this.#write(encodeMessage({ type: 'dialExError', tag, error }));
+    const refused = this.#dials.has(tag)
+      ? new InvalidArgumentError(`dial tag ${tag} already in use`)
+      : this.#connLimitError();
+    if (refused) {
+      this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(refused) }));
       return;
     }
     const ac = new AbortController();

@@ -34,6 +34,11 @@ export interface IpcServerOptions {
   closeLingerMs?: number;
   /** Drop datagrams for a client whose socket has more than this queued (default 4 MiB). */
   datagramBacklogBytes?: number;
+  /**
+   * Connections one client may hold, dialled, accepted or still closing (default 1024): more dials fail with
+   * ERR_TOO_MANY_CONNECTIONS and more inbound connections on its ports are reset.
+   */
+  maxConnsPerClient?: number;
 }
 
 enum ServerState {
@@ -74,6 +79,7 @@ export class IpcServer {
       window: options.window,
       lingerMs: options.closeLingerMs,
       datagramBacklog: options.datagramBacklogBytes,
+      maxConns: options.maxConnsPerClient,
       onClose: (s: IpcSession) => this.#sessions.delete(s),
     };
     server.on('connection', (socket: Socket) => {
@@ -137,5 +143,6 @@ export async function createIpcServer(options: IpcServerOptions): Promise<IpcSer
     window: Math.max(IPC_MIN_WINDOW, options.window ?? IPC_DEFAULT_WINDOW),
     closeLingerMs: options.closeLingerMs ?? 10_000,
     datagramBacklogBytes: options.datagramBacklogBytes ?? 4 * 1024 * 1024,
+    maxConnsPerClient: options.maxConnsPerClient ?? 1024,
   });
 }

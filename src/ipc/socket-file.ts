@@ -5,7 +5,7 @@
  * removed only if it is still ours (same inode).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, chmod, rename, unlink } from 'node:fs/promises';
+import { lstat, chmod, link, rename, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { IpcSocketInUseError, IpcSocketPathError } from './errors.js';
@@ -19,19 +19,29 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-/** Resolves true when something accepts connections on `path`. */
-export function probeSocket(path: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+/** Connect errors that prove nobody listens on the path: only then is a socket file stale. */
+const STALE_ERRNOS = new Set(['ECONNREFUSED', 'ENOENT']);
+
+/**
+ * Resolves 'live' when something accepts connections on `path` or may be listening without accepting right
+ * now (no answer in time, a full accept backlog: EAGAIN), 'stale' when the kernel says nobody listens
+ * (ECONNREFUSED), or the errno of any other failure (EACCES, ...), which proves nothing either way.
+ */
+export function probeSocket(path: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<'live' | 'stale' | string> {
   return new Promise((resolve) => {
     const sock = connect({ path });
-    const done = (live: boolean): void => {
+    const done = (result: string): void => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(live);
+      resolve(result);
     };
     // A socket that neither accepts nor refuses in time is treated as live: never steal a busy daemon's path.
-    const timer = setTimeout(() => done(true), timeoutMs);
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
+    const timer = setTimeout(() => done('live'), timeoutMs);
+    sock.once('connect', () => done('live'));
+    sock.once('error', (err) => {
+      const code = errno(err) ?? 'error';
+      done(STALE_ERRNOS.has(code) ? 'stale' : code === 'EAGAIN' ? 'live' : code);
+    });
   });
 }
 
@@ -52,11 +62,18 @@ export async function prepareSocketPath(path: string): Promise<void> {
   if (!st.isSocket()) {
     throw new IpcSocketPathError(`${path} exists and is not a socket; refusing to replace it`);
   }
-  if (await probeSocket(path)) {
+  const probe = await probeSocket(path);
+  if (probe === 'live') {
     throw new IpcSocketInUseError(`a daemon is already listening on ${path}`, { details: { path } });
   }
+  if (probe !== 'stale') {
+    throw new IpcSocketPathError(`cannot tell whether a daemon listens on ${path}: ${probe}`, {
+      details: { path, errno: probe },
+    });
+  }
   try {
-    await unlink(path);
+    // Only the file we probed: another daemon may have put its own socket there since.
+    if ((await lstat(path)).ino === st.ino) await unlink(path);
   } catch (err) {
     if (errno(err) !== 'ENOENT') {
       throw new IpcSocketPathError(`cannot remove stale socket ${path}: ${errno(err) ?? String(err)}`, {
@@ -78,8 +95,27 @@ function listenOn(server: Server, path: string): Promise<void> {
 }
 
 /**
+ * Move the private socket `tmp` to `path` without ever replacing a file there: a hard link fails with
+ * EEXIST when another daemon started on the same path meanwhile (rename would silently take its socket).
+ * Filesystems without hard links fall back to rename.
+ */
+async function moveIntoPlace(tmp: string, path: string): Promise<void> {
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if (errno(err) === 'EEXIST') {
+      throw new IpcSocketInUseError(`socket path ${path} is in use`, { cause: err, details: { path } });
+    }
+    await rename(tmp, path);
+    return;
+  }
+  await unlink(tmp);
+}
+
+/**
  * Listen on `path` with mode 0600. Returns the socket file's inode (for {@link removeSocketFile}).
- * The socket is bound under a random temporary name in the same directory, chmod'ed, then renamed.
+ * The socket is bound under a random temporary name in the same directory, chmod'ed, then moved into place
+ * (never over an existing file).
  */
 export async function listenPrivate(server: Server, path: string): Promise<number> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}`);
@@ -96,11 +132,12 @@ export async function listenPrivate(server: Server, path: string): Promise<numbe
   }
   try {
     await chmod(bindPath, 0o600);
-    if (!direct) await rename(bindPath, path);
+    if (!direct) await moveIntoPlace(bindPath, path);
     return (await lstat(path)).ino;
   } catch (err) {
     server.close();
     await unlink(bindPath).catch(() => {});
+    if (err instanceof IpcSocketInUseError) throw err;
     throw new IpcSocketPathError(`cannot secure socket ${path}: ${errno(err) ?? String(err)}`, {
       cause: err,
     });
