@@ -125,6 +125,8 @@ const DEFAULT_QUEUE: TunnelQueueLimits = {
 };
 const MAINTENANCE_MS = 100;
 const KX_REQUEST_INTERVAL_MS = 500;
+/** Least time between answers to duplicate key exchanges from a peer whose traffic confirmed the session. */
+const CONFIRMED_DUP_KX_INTERVAL_MS = 2000;
 /** Most key-exchange requests (PILS for an unknown session) answered per second, all senders together. */
 const KX_REQUESTS_PER_SECOND = 256;
 /** A replayable key-exchange frame does not move a peer whose direct path carried encrypted traffic this recently. */
@@ -134,6 +136,8 @@ const MAX_PENDING_LOOKUPS = 64;
 /** Key lookups in flight for key exchanges from one source address. */
 const MAX_LOOKUPS_PER_SOURCE = 8;
 const MAX_KX_REQUEST_TRACKED = 4096;
+/** Largest UDP payload (IPv4, and IPv6 to a v4-mapped address); the streams layer uses the same bound. */
+const MAX_UDP_PAYLOAD = 65_507;
 const BEACON_RELAY = 0x05;
 const BEACON_RELAY_DELIVER = 0x06;
 /**
@@ -413,10 +417,7 @@ export class UdpTunnel extends EventEmitter {
   sendKxTo(to: Endpoint): void {
     if (this.#closed || this.#nodeId === 0 || !this.encrypt) return;
     if (this.#identity === null && !this.#allowUnauth) return;
-    const frame = this.#ownKxFrame();
-    this.sendRaw(frame, to);
-    this.#counters.txPackets++;
-    this.#counters.txBytes += frame.length;
+    this.sendRaw(this.#ownKxFrame(), to);
   }
 
   hasSession(nodeId: number): boolean {
@@ -469,16 +470,15 @@ export class UdpTunnel extends EventEmitter {
     if (session !== null && (peer.endpoint !== null || peer.relay)) {
       const n = encodePacketInto(packet, this.#scratch, 0);
       const parts = session.seal(this.#scratch.subarray(0, n), this.#nodeId);
-      this.#transmit(peer, parts, n + 36);
+      const sent = this.#transmit(peer, parts, n + 36);
       session.prepareSeal(this.#nodeId);
-      return true;
+      return sent;
     }
     if (!this.encrypt && peer.endpoint !== null) {
       const frame = Buffer.allocUnsafe(4 + PACKET_HEADER_SIZE + packet.payload.length);
       frame.writeUInt32BE(MAGIC_PILT, 0);
       encodePacketInto(packet, frame, 4);
-      this.#transmit(peer, frame, frame.length);
-      return true;
+      return this.#transmit(peer, frame, frame.length);
     }
     const n = encodePacketInto(packet, this.#scratch, 0);
     if (!this.#enqueue(peer, Buffer.from(this.#scratch.subarray(0, n)))) return false;
@@ -497,6 +497,12 @@ export class UdpTunnel extends EventEmitter {
       return;
     }
     this.#socket.send(data as Buffer, to.port, host);
+    // Counted like every other datagram (the receiver counts beacon messages and punches too).
+    let bytes = 0;
+    if (Array.isArray(data)) for (const d of data) bytes += d.length;
+    else bytes = data.length;
+    this.#counters.txPackets++;
+    this.#counters.txBytes += bytes;
   }
 
   /** Send NAT punch frames to an endpoint. */
@@ -589,15 +595,19 @@ export class UdpTunnel extends EventEmitter {
     const pkt = tryDecodePacket(session.plaintext, this.#failure, 0, false);
     if (pkt === null) return this.#drop('bad_packet', peer);
     if (pkt.src.node !== nodeId) return this.#drop('spoofed_source', peer);
-    peer.confirmed = true;
     const now = Date.now();
-    if (relayed) {
-      if (!peer.relay) this.#relayedFrom(peer, now);
-    } else {
-      peer.lastDirectRx = now;
-      peer.lastVerifiedDirectAt = now;
-      if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
-        this.#directFrom(peer, rinfo);
+    // A frame of the previous session (sealed before the peer restarted, still in flight) is delivered, but
+    // says nothing about the peer's current path or whether it has our current key.
+    if (session === peer.session) {
+      peer.confirmed = true;
+      if (relayed) {
+        if (!peer.relay) this.#relayedFrom(peer, now);
+      } else {
+        peer.lastDirectRx = now;
+        peer.lastVerifiedDirectAt = now;
+        if (peer.relay || rinfo.port !== peer.endpoint?.port || rinfo.address !== peer.sendHost) {
+          this.#directFrom(peer, rinfo);
+        }
       }
     }
     peer.counters.rxPackets++;
@@ -834,11 +844,15 @@ export class UdpTunnel extends EventEmitter {
     } else if (!peer.relay) {
       this.#relayedFrom(peer, Date.now());
     }
-    // The peer repeats its exchange: it may not have ours (our replies can all have been lost). Answer until
-    // its traffic confirms the session, at most once per request interval: a count limit could run out while
-    // the path was down and leave both sides waiting for ever.
+    // The peer repeats its exchange: it may not have ours (our replies can all have been lost, or it lost its
+    // session: removed row, failed lookup). Answer at most once per request interval until its traffic
+    // confirms the session, and then at most once per confirmed interval: never answering a confirmed peer
+    // left one that lost its session unable to key again (our frames undecryptable, its exchanges ignored).
+    // No count limit: it could run out while the path was down. Two confirmed sides cannot keep answering
+    // each other: the third answer in a row falls inside the first side's interval.
     const now = Date.now();
-    if (!peer.confirmed && now - peer.lastDupKxReplyAt >= KX_REQUEST_INTERVAL_MS) {
+    const interval = peer.confirmed ? CONFIRMED_DUP_KX_INTERVAL_MS : KX_REQUEST_INTERVAL_MS;
+    if (now - peer.lastDupKxReplyAt >= interval) {
       peer.lastDupKxReplyAt = now;
       this.#sendKx(peer);
     }
@@ -913,9 +927,18 @@ export class UdpTunnel extends EventEmitter {
 
   // ---- send path ---------------------------------------------------------------------------------
 
-  #transmit(peer: Peer, data: Buffer | Buffer[], bytes: number): void {
+  /** Send a frame to a peer, directly or through the beacon. False when it was dropped (counted). */
+  #transmit(peer: Peer, data: Buffer | Buffer[], bytes: number): boolean {
     if (peer.relay || peer.endpoint === null) {
-      if (this.#beacon === null) return this.#drop('no_route', peer);
+      if (this.#beacon === null) {
+        this.#drop('no_route', peer);
+        return false;
+      }
+      // dgram.send without a callback drops a datagram that is too large silently.
+      if (bytes + 9 > MAX_UDP_PAYLOAD) {
+        this.#drop('oversized', peer);
+        return false;
+      }
       const hdr = Buffer.allocUnsafe(9);
       hdr[0] = BEACON_RELAY;
       hdr.writeUInt32BE(this.#nodeId >>> 0, 1);
@@ -924,12 +947,17 @@ export class UdpTunnel extends EventEmitter {
       this.#socket.send(list, this.#beacon.port, this.#beaconHost);
       bytes += 9;
     } else {
+      if (bytes > MAX_UDP_PAYLOAD) {
+        this.#drop('oversized', peer);
+        return false;
+      }
       this.#socket.send(data, peer.endpoint.port, peer.sendHost);
     }
     this.#counters.txPackets++;
     this.#counters.txBytes += bytes;
     peer.counters.txPackets++;
     peer.counters.txBytes += bytes;
+    return true;
   }
 
   #ownKxFrame(): Buffer {
@@ -1024,7 +1052,8 @@ export class UdpTunnel extends EventEmitter {
   // ---- peer table --------------------------------------------------------------------------------
 
   #newPeer(nodeId: number): Peer | null {
-    if (this.#peers.size >= this.#maxPeers) {
+    if (this.#closed) return null;
+    if (this.#peers.size >= this.#maxPeers && !this.#evictIdle()) {
       this.#drop('peer_table_full', null);
       return null;
     }
@@ -1032,6 +1061,21 @@ export class UdpTunnel extends EventEmitter {
     this.#peers.set(nodeId, p);
     this.emit('peer', nodeId);
     return p;
+  }
+
+  /**
+   * Make room in a full table: forget the oldest row that holds nothing (no session, no queued packets, no
+   * lookup or key exchange in progress), e.g. a peer whose key exchange failed. Runs only when the table is
+   * full. False when every row is in use.
+   */
+  #evictIdle(): boolean {
+    for (const p of this.#peers.values()) {
+      if (p.state === PeerState.Idle && p.session === null && p.queue.length === 0) {
+        this.#peers.delete(p.nodeId);
+        return true;
+      }
+    }
+    return false;
   }
 
   #sendHostFor(host: string): string {
@@ -1066,18 +1110,20 @@ export class UdpTunnel extends EventEmitter {
     peer.state = PeerState.Resolving;
     const done = (ep: Endpoint | null): void => {
       if (this.#closed || this.#peers.get(peer.nodeId) !== peer) return;
-      if (ep === null || !isUdpPort(ep.port)) {
+      const found = ep !== null && isUdpPort(ep.port);
+      if (peer.session !== null) {
+        // Keys arrived from the peer while we were looking it up: keep the session and the endpoint its
+        // authenticated frames came from (also when the lookup failed); the directory only fills in a
+        // missing one.
+        peer.state = PeerState.Keyed;
+        if (found && peer.endpoint === null && !peer.relay) this.#setEndpoint(peer, ep);
+        this.#flush(peer);
+        return;
+      }
+      if (!found) {
         this.#dropQueue(peer, 'no_route');
         this.#peers.delete(peer.nodeId);
         this.emit('unreachable', peer.nodeId);
-        return;
-      }
-      if (peer.session !== null) {
-        // Keys arrived from the peer while we were looking it up: keep the session and the endpoint its
-        // authenticated frames came from; the directory only fills in a missing one.
-        peer.state = PeerState.Keyed;
-        if (peer.endpoint === null && !peer.relay) this.#setEndpoint(peer, ep);
-        this.#flush(peer);
         return;
       }
       peer.state = PeerState.Idle;
