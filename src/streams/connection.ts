@@ -391,8 +391,13 @@ export class Connection extends Duplex implements Stream {
       this.#dupAcks = 0;
       this.#rtoCount = 0;
       if (this.#synSentAt > 0) {
-        // Passive side: the first ACK of our SYN-ACK gives the handshake's RTT sample.
-        if (!this.#synRetransmitted && rttSample < 0) rttSample = now - this.#synSentAt;
+        // Passive side: the first ACK of our SYN-ACK gives the handshake's RTT sample, unless it came after
+        // the initial RTO. We never resend the SYN-ACK, so a late first ACK most likely follows a lost one
+        // and comes with the dialer's first data, after its think time; TCP would have resent the SYN-ACK
+        // by then, and Karn's rule would discard the sample.
+        const synRtt = now - this.#synSentAt;
+        if (!this.#synRetransmitted && rttSample < 0 && synRtt <= this.#host.config.initialRtoMs)
+          rttSample = synRtt;
         this.#synSentAt = 0;
       }
       if (rttSample >= 0) {
@@ -1100,8 +1105,10 @@ export class Connection extends Duplex implements Stream {
     }
     const w = this.#writeCb;
     this.#writeCb = null;
-    // After a graceful close the held write's data is queued ahead of the FIN: it was handed over.
-    if (w !== null) w(handedOver ? null : (err ?? new ConnectionResetError('stream destroyed')));
+    // After a graceful close the held write's data is queued ahead of the FIN: it was handed over. Otherwise
+    // it fails with the reason the connection died (a reset without an 'error' listener destroys with none).
+    if (w !== null)
+      w(handedOver ? null : (err ?? this.closeError ?? new ConnectionResetError('stream destroyed')));
     cb(err);
   }
 

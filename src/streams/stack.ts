@@ -90,6 +90,8 @@ interface PendingPing {
   reject: (e: Error) => void;
   t0: number;
   timer: NodeJS.Timeout;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -202,7 +204,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
         onAbort: undefined,
       };
       if (options.signal) {
-        d.onAbort = () => this.#failDial(d, new AbortError('dial aborted'));
+        d.onAbort = () => this.#failDial(d, new AbortError('dial aborted'), true);
         options.signal.addEventListener('abort', d.onAbort, { once: true });
       }
       this.#dials.set(conn, d);
@@ -270,41 +272,50 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     options: { size?: number; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<number> {
     if (this.#closed) return Promise.reject(new StackClosedError());
+    if (options.signal?.aborted) return Promise.reject(new AbortError());
     const seq = this.#newPingSeq();
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pings.delete(seq);
-        reject(new DialTimeoutError('ping timeout'));
-      }, options.timeoutMs ?? 5000);
-      this.#pings.set(seq, { resolve, reject, t0: performance.now(), timer });
-      options.signal?.addEventListener(
-        'abort',
-        () => {
-          if (this.#pings.delete(seq)) {
-            clearTimeout(timer);
-            reject(new AbortError());
-          }
-        },
-        { once: true },
-      );
+      const ping: PendingPing = {
+        resolve,
+        reject,
+        t0: performance.now(),
+        timer: setTimeout(
+          () => this.#settlePing(seq, new DialTimeoutError('ping timeout')),
+          options.timeoutMs ?? 5000,
+        ),
+        signal: options.signal,
+        onAbort: undefined,
+      };
+      this.#pings.set(seq, ping);
+      if (options.signal) {
+        ping.onAbort = () => this.#settlePing(seq, new AbortError());
+        options.signal.addEventListener('abort', ping.onAbort, { once: true });
+      }
       this.#sendPing(addr, seq, options.size ?? 0);
     });
+  }
+
+  /** Settle a pending ping: with an error, or with its RTT when `err` is null. Clears its timer and listener. */
+  #settlePing(seq: number, err: Error | null): void {
+    const ping = this.#pings.get(seq);
+    if (ping === undefined) return;
+    this.#pings.delete(seq);
+    clearTimeout(ping.timer);
+    if (ping.onAbort) ping.signal?.removeEventListener('abort', ping.onAbort);
+    if (err === null) ping.resolve(performance.now() - ping.t0);
+    else ping.reject(err);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
-    for (const d of [...this.#dials.values()]) this.#failDial(d, new StackClosedError());
+    for (const d of [...this.#dials.values()]) this.#failDial(d, new StackClosedError(), true);
     for (const l of [...this.#listeners.values()]) await l.close();
     for (const s of [...this.#dgramSockets.values()]) s.close();
     for (const c of this.connections()) c.abort(new StackClosedError(), c.state !== ConnState.TIME_WAIT);
     this.#conns.clear();
-    for (const [seq, p] of this.#pings) {
-      clearTimeout(p.timer);
-      p.reject(new StackClosedError());
-      this.#pings.delete(seq);
-    }
+    for (const seq of [...this.#pings.keys()]) this.#settlePing(seq, new StackClosedError());
     for (const path of this.#paths.values()) if (path.timer) clearTimeout(path.timer);
     this.#transport.setPacketHandler(null);
   }
@@ -460,7 +471,12 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
           this.#remove(c, false);
           return this.#onSyn(p);
         }
-        if (c.isOldFin(p)) c.ackInTimeWait();
+        if (c.isOldFin(p)) {
+          // Our ACK of the peer's FIN was lost: acknowledge again and restart the wait (RFC 793, TIME-WAIT),
+          // or a FIN retransmitted after a longer backoff would meet a RST instead.
+          c.ackInTimeWait();
+          if (c.state === ConnState.TIME_WAIT) c.timeWaitUntil = Date.now() + this.config.timeWaitMs;
+        }
         return;
       }
       if (c.state === ConnState.SYN_SENT && (p.flags & FLAG_RST) !== 0) {
@@ -469,6 +485,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
           this.#failDial(
             d,
             new ConnectionRefusedError('connection refused', { details: { port: c.remotePort } }),
+            false,
           );
         return;
       }
@@ -562,11 +579,8 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
       return;
     }
     if (p.dstPort !== PORT_CONTROL) return;
-    const ping = this.#pings.get(p.seq);
-    if (ping !== undefined) {
-      this.#pings.delete(p.seq);
-      clearTimeout(ping.timer);
-      ping.resolve(performance.now() - ping.t0);
+    if (this.#pings.has(p.seq)) {
+      this.#settlePing(p.seq, null);
       return;
     }
     const path = this.#paths.get(p.src.node);
@@ -694,14 +708,14 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     if (this.#portCounts.get(c.localPort) === 0) this.#portCounts.delete(c.localPort);
     if (!c.passive) this.#ports.release(c.localPort);
     const d = this.#dials.get(c);
-    if (d) this.#failDial(d, new ConnectionRefusedError('connection closed during dial'));
+    if (d) this.#failDial(d, new ConnectionRefusedError('connection closed during dial'), false);
   }
 
   #synTimer(d: PendingDial): void {
     if (!this.#dials.has(d.conn)) return;
     const now = Date.now();
     if (now >= d.deadline) {
-      this.#failDial(d, new DialTimeoutError('dial timeout', { details: { port: d.conn.remotePort } }));
+      this.#failDial(d, new DialTimeoutError('dial timeout', { details: { port: d.conn.remotePort } }), true);
       return;
     }
     d.attempts++;
@@ -713,12 +727,17 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     d.timer = setTimeout(() => this.#synTimer(d), Math.min(d.synDelay, d.deadline - now));
   }
 
-  #failDial(d: PendingDial, err: Error): void {
+  /**
+   * Reject a pending dial. `sendRst` when the dialer gives up (abort, timeout, stack closing): the SYN may
+   * have arrived, and the listener counts its stream established at the SYN, so it must be reset rather than
+   * left in the accept queue until its idle timeout. Never in answer to the peer's RST (refused).
+   */
+  #failDial(d: PendingDial, err: Error, sendRst: boolean): void {
     if (this.#dials.get(d.conn) !== d) return;
     this.#dials.delete(d.conn);
     clearTimeout(d.timer);
     if (d.onAbort) d.signal?.removeEventListener('abort', d.onAbort);
-    if (!d.conn.released) d.conn.abort(err, false);
+    if (!d.conn.released) d.conn.abort(err, sendRst);
     d.reject(err);
   }
 
