@@ -65,6 +65,8 @@ export const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
 /** Per source IP: replies (DiscoverReply, PunchCommand) allowed per second, and the burst. */
 export const DEFAULT_REPLY_RATE = 100;
 export const DEFAULT_REPLY_BURST = 200;
+/** Most peers learned from unsolicited Sync (`acceptUnknownPeers`); Syncs from further strangers are dropped. */
+export const MAX_LEARNED_PEERS = 64;
 /** Most source IPs tracked by the reply rate limiter. */
 export const MAX_RATE_BUCKETS = 65_536;
 /** Shortest inner frame a relay may carry: a 4-byte tunnel magic. */

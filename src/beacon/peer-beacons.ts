@@ -18,6 +18,11 @@ export interface PeerBeacon {
   beaconId: number;
   /** Epoch ms of the last Sync from it, 0 if none. */
   lastSyncAt: number;
+  /**
+   * Added only because it sent a Sync (`acceptUnknownPeers`): forgotten once silent for the ownership TTL,
+   * and bounded in number. Configured, registry-listed and addPeer() peers are never forgotten this way.
+   */
+  learned: boolean;
 }
 
 interface Ownership {
@@ -59,14 +64,32 @@ export class PeerBeacons {
     return undefined;
   }
 
-  /** Add a peer unless one with the same endpoint exists; returns the (existing or new) peer. */
-  add(address: string, port: number, label: string, source: PeerSource, beaconId = 0): PeerBeacon {
+  /** Peers added only because they sent a Sync (see {@link PeerBeacon.learned}). */
+  get learnedCount(): number {
+    let n = 0;
+    for (const p of this.#peers) if (p.learned) n++;
+    return n;
+  }
+
+  /**
+   * Add a peer unless one with the same endpoint exists; returns the (existing or new) peer. `learned` marks a
+   * peer added only because it sent a Sync; adding it again otherwise makes it a permanent peer.
+   */
+  add(
+    address: string,
+    port: number,
+    label: string,
+    source: PeerSource,
+    beaconId = 0,
+    learned = false,
+  ): PeerBeacon {
     const existing = this.find(address, port);
     if (existing !== undefined) {
       if (beaconId !== 0) existing.beaconId = beaconId;
+      if (!learned) existing.learned = false;
       return existing;
     }
-    const p: PeerBeacon = { address, port, label, source, beaconId, lastSyncAt: 0 };
+    const p: PeerBeacon = { address, port, label, source, beaconId, lastSyncAt: 0, learned };
     this.#peers = [...this.#peers, p];
     return p;
   }
@@ -114,7 +137,9 @@ export class PeerBeacons {
     return o.peer;
   }
 
+  /** Drop stale ownerships, and learned peers silent for longer than the ownership TTL. */
   sweep(now: number): number {
+    for (const p of this.#peers) if (p.learned && p.lastSyncAt + this.#ttlMs < now) this.remove(p);
     let n = 0;
     for (const [id, o] of this.#owners) {
       if (o.expiresAt < now) {

@@ -23,6 +23,7 @@ import type { Endpoint } from '../coreapi/resolver.js';
 import {
   BeaconMsgType,
   DISCOVER_SIZE,
+  MAX_LEARNED_PEERS,
   MAX_RATE_BUCKETS,
   MIN_RELAY_FRAME,
   PUNCH_REQUEST_SIZE,
@@ -540,7 +541,9 @@ export class Beacon {
     }
     let peer = this.#peers.find(rinfo.address, rinfo.port);
     if (peer === undefined) {
-      if (!this.#opts.acceptUnknownPeers) {
+      // Strangers are bounded in number (and forgotten once silent, in #sweep): each one is sent our whole
+      // node list every sync interval, so an unbounded set would be memory, CPU and a gossip amplifier.
+      if (!this.#opts.acceptUnknownPeers || this.#peers.learnedCount >= MAX_LEARNED_PEERS) {
         this.#c.drops.sync_unknown_peer++;
         return;
       }
@@ -549,6 +552,8 @@ export class Beacon {
         rinfo.port,
         formatHostPort(unmapIPv4(rinfo.address), rinfo.port),
         'dynamic',
+        0,
+        true,
       );
     }
     const ids = new Array<number>(count);

@@ -17,6 +17,8 @@ export const WEBHOOK_QUEUE_SIZE = 1024;
 export const WEBHOOK_TIMEOUT_MS = 5_000;
 /** Default time close() lets the queue drain before aborting. */
 export const WEBHOOK_DRAIN_MS = 2_000;
+/** Longest delay setTimeout honours; longer ones fire after 1 ms, so time limits are capped to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The JSON body of one POST (the reference's shape). */
 export interface WebhookPayload {
@@ -160,7 +162,7 @@ export class WebhookClient {
         let timer: NodeJS.Timeout | undefined;
         let onAbort: (() => void) | undefined;
         const deadline = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, drainMs);
+          timer = setTimeout(resolve, Math.min(drainMs, MAX_TIMER_MS));
           onAbort = () => resolve();
           signal?.addEventListener('abort', onAbort, { once: true });
         });
@@ -233,10 +235,13 @@ export class WebhookClient {
           res.once('error', (err) => done(err.message));
         },
       );
-      const timer = setTimeout(() => {
-        done(`timed out after ${this.timeoutMs} ms`);
-        req.destroy();
-      }, this.timeoutMs);
+      const timer = setTimeout(
+        () => {
+          done(`timed out after ${this.timeoutMs} ms`);
+          req.destroy();
+        },
+        Math.min(this.timeoutMs, MAX_TIMER_MS),
+      );
       req.once('error', (err) => done(err.message));
       req.once('close', () => done('connection closed'));
       this.#inflight = req;
