@@ -8,7 +8,8 @@
  *   connections are refused when `requireTrust` is set (fail-closed) and allowed otherwise.
  * - Rate: each publishing node gets a token bucket (`publishRate` events/s, `publishBurst`); excess events are
  *   dropped and counted.
- * - Slow subscribers never block anyone: writes never wait. While a subscriber's unsent bytes exceed
+ * - Slow subscribers never block anyone: writes never wait. While a subscriber's unsent bytes (written to the
+ *   stream but not yet sent by the transport, whose own send buffer counts too) exceed
  *   `subscriberBufferBytes`, events for it are dropped and counted; after `slowSubscriberMaxDrops` drops in a
  *   row it is disconnected. A subscriber whose stream fails is removed.
  *
@@ -51,6 +52,9 @@ interface Subscriber {
   readonly addr: string;
   dropped: number;
   dropsInRow: number;
+  /** Bytes written to the stream, and the stream's `bytesSent` when it was subscribed. */
+  written: number;
+  readonly sentBase: number;
 }
 
 type State = 'idle' | 'running' | 'stopped';
@@ -204,7 +208,15 @@ export class EventStreamService implements Service {
 
   #subscribe(stream: Stream, topic: string): Subscriber {
     const addr = formatAddr(stream.remoteAddr);
-    const sub: Subscriber = { stream, topic, addr, dropped: 0, dropsInRow: 0 };
+    const sub: Subscriber = {
+      stream,
+      topic,
+      addr,
+      dropped: 0,
+      dropsInRow: 0,
+      written: 0,
+      sentBase: stream.stats().bytesSent,
+    };
     let set = this.#topics.get(topic);
     if (!set) {
       set = new Set();
@@ -259,7 +271,9 @@ export class EventStreamService implements Service {
       this.#unsubscribe(sub);
       return false;
     }
-    const queued = stream.writableLength;
+    // Unsent bytes: what the transport took into its own send buffer (which accepts megabytes before
+    // `writableLength` grows) counts as well as what Node still buffers.
+    const queued = Math.max(stream.writableLength, sub.written - (stream.stats().bytesSent - sub.sentBase));
     if (queued > 0 && queued + bytes.length > this.#options.subscriberBufferBytes) {
       sub.dropped++;
       sub.dropsInRow++;
@@ -273,6 +287,7 @@ export class EventStreamService implements Service {
       return false;
     }
     sub.dropsInRow = 0;
+    sub.written += bytes.length;
     stream.write(bytes);
     return true;
   }

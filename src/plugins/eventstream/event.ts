@@ -19,6 +19,8 @@ export interface StreamEvent {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** First size of a growing payload buffer. */
+const INITIAL_PAYLOAD_BUFFER = 64 * 1024;
 
 /** Encode one event. Throws ERR_EVENTSTREAM_TOPIC_TOO_LONG or ERR_EVENTSTREAM_EVENT_TOO_LARGE. */
 export function encodeEvent(topic: string, payload: Uint8Array = EMPTY): Buffer {
@@ -52,9 +54,9 @@ enum Field {
 
 /**
  * Incremental event decoder: `push()` chunks, then `read()` events until null. Each field is copied into its
- * own buffer as bytes arrive (the payload buffer is allocated when its first byte arrives), so a peer that
- * announces a large event but sends little costs little. Limit violations throw typed errors from `push()`,
- * and every later `push()` throws the same error.
+ * own buffer as bytes arrive (the payload buffer grows with the bytes received, never ahead of them by more
+ * than 64 KiB or twice what arrived), so a peer that announces a large event but sends little costs little.
+ * Limit violations throw typed errors from `push()`, and every later `push()` throws the same error.
  */
 export class EventReader {
   #field = Field.TopicLength;
@@ -80,7 +82,7 @@ export class EventReader {
     while (off < chunk.length || (this.#have === this.#need && this.#field !== Field.Failed)) {
       if (this.#have < this.#need) {
         const n = Math.min(this.#need - this.#have, chunk.length - off);
-        const target = this.#field === Field.Payload ? this.#payloadBuffer() : this.#buf;
+        const target = this.#field === Field.Payload ? this.#payloadBuffer(n) : this.#buf;
         target.set(chunk.subarray(off, off + n), this.#have);
         this.#have += n;
         this.#pending += n;
@@ -110,8 +112,21 @@ export class EventReader {
     }
   }
 
-  #payloadBuffer(): Buffer {
-    if (this.#payload.length !== this.#payloadLen) this.#payload = Buffer.allocUnsafe(this.#payloadLen);
+  /**
+   * The payload buffer, with room for the next `n` bytes. It grows (doubling, from 64 KiB) as bytes arrive
+   * instead of taking the announced length up front, so an announced 16 MiB event costs what was sent.
+   */
+  #payloadBuffer(n: number): Buffer {
+    const want = this.#have + n;
+    if (this.#payload.length < want) {
+      const size = Math.min(
+        this.#payloadLen,
+        Math.max(want, INITIAL_PAYLOAD_BUFFER, this.#payload.length * 2),
+      );
+      const grown = Buffer.allocUnsafe(size);
+      this.#payload.copy(grown, 0, 0, this.#have);
+      this.#payload = grown;
+    }
     return this.#payload;
   }
 
@@ -144,7 +159,10 @@ export class EventReader {
         return;
       }
       case Field.Payload:
-        this.#events.push({ topic: this.#topic, payload: this.#payloadLen === 0 ? EMPTY : this.#payload });
+        this.#events.push({
+          topic: this.#topic,
+          payload: this.#payloadLen === 0 ? EMPTY : this.#payload.subarray(0, this.#payloadLen),
+        });
         this.#payload = EMPTY;
         this.#pending = 0;
         this.#next(Field.TopicLength, 2);
