@@ -4,9 +4,6 @@
 import type { Stream } from '../src/client.js';
 import { CliError } from './errors.js';
 
-/** The longest delay a Node timer holds (about 24.8 days); a longer one would fire after 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * An AbortSignal that fires when `parent` fires or after `ms` (no deadline when ms is 0 or undefined); a
  * timeout aborts with a `TimeoutError` DOMException. (Not `AbortSignal.any([.., AbortSignal.timeout()])`:

@@ -4,11 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddr, loadConfig, makeAddr, parseAddr } from '../../src/client.js';
+import { formatAddr, loadConfig, makeAddr, MAX_TIMER_MS, parseAddr } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { arg, command, flag, type CommandSpec } from '../command-spec.js';
 import { CliError } from '../errors.js';
-import { MAX_TIMER_MS } from '../io-util.js';
 import type { Row } from '../output.js';
 import { probeInfo } from '../daemon-process.js';
 

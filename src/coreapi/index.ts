@@ -18,3 +18,4 @@ export * from './lifecycle.js';
 export * from './plugin.js';
 export * from './policy.js';
 export * from './service-errors.js';
+export * from './timers.js';

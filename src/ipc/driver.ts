@@ -32,6 +32,7 @@ import {
 } from '../coreapi/errors.js';
 import { silentLogger, type Logger } from '../coreapi/logger.js';
 import type { DatagramSocket, DialOptions, Listener, Stream, Streams } from '../coreapi/streams.js';
+import { MAX_TIMER_MS } from '../coreapi/timers.js';
 import { checkAddr, checkNode, checkPort, checkString } from './args.js';
 import {
   Cmd,
@@ -89,7 +90,6 @@ export interface RequestCallOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Largest delay setTimeout honours (longer ones fire at once). */
-const MAX_TIMER_MS = 0x7fffffff;
 
 /** Validate a request time limit (ms, ≥ 0; 0 and Infinity mean none). */
 export function checkRequestTimeout(ms: unknown, what = 'timeoutMs'): number {

@@ -3,10 +3,11 @@
  * (flags win). Keys follow the reference's flag names; the JSON file may spell them kebab-case, snake_case
  * or camelCase. Every value is validated and a bad one is an `ERR_CONFIG_INVALID` naming the key.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PilotError, type PilotErrorOptions } from '../coreapi/errors.js';
+import { MAX_TIMER_MS } from '../coreapi/timers.js';
 import { MAX_SOCKET_PATH } from '../ipc/socket-file.js';
 
 export class ConfigError extends PilotError {
@@ -161,15 +162,32 @@ export function canonicalKey(key: string): string {
 }
 
 /**
- * The longest duration accepted: Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay
- * would fire after 1 ms instead.
+ * The data directory (inbox, received files, the embedded registry's store) must be a writable directory; it is
+ * created (0700) when missing. Otherwise the node would start and lose what it receives. ERR_CONFIG_INVALID.
  */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
+export function ensureDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `config "dataDir": ${dir} is not a writable directory (${code})`,
+      {
+        cause,
+        details: { key: 'dataDir', value: dir },
+      },
+    );
+  }
+}
 
 /** Parse a Go-style duration (`30s`, `1m30s`, `250ms`) or plain seconds into milliseconds. */
 export function parseDuration(v: unknown, key = 'duration'): number {
   const ms = parseDurationUnbounded(v, key);
-  if (!(ms <= MAX_DURATION_MS)) throw invalid(key, v, 'a duration of at most 24 days');
+  // A longer delay would make a timer fire after 1 ms.
+  if (!(ms <= MAX_TIMER_MS)) throw invalid(key, v, 'a duration of at most 24 days');
   return ms;
 }
 

@@ -1,10 +1,9 @@
 /** `pilot daemon`: run a node in the foreground until SIGINT/SIGTERM (or an abort signal), then stop cleanly. */
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AbortError } from '../coreapi/errors.js';
 import { prepareSocketPath } from '../ipc/socket-file.js';
-import { ConfigError, type NodeConfig } from './config.js';
+import { ConfigError, ensureDataDir, type NodeConfig } from './config.js';
 import { createNode, type NodeOptions, type PilotNode } from './node.js';
 import { tuneDaemonGc } from './gc-tuning.js';
 
@@ -42,29 +41,6 @@ async function checkSocketPath(path: string): Promise<void> {
   await prepareSocketPath(path);
 }
 
-/**
- * The data directory (inbox, received files, the embedded registry's store) must be a writable directory; it
- * is created (0700) when missing. Otherwise the node would start and lose what it receives.
- */
-async function checkDataDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory())
-      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    await access(dir, fsConstants.W_OK | fsConstants.X_OK);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-    throw new ConfigError(
-      'ERR_CONFIG_INVALID',
-      `config "dataDir": ${dir} is not a writable directory (${code})`,
-      {
-        cause,
-        details: { key: 'dataDir', value: dir },
-      },
-    );
-  }
-}
-
 export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {}): Promise<void> {
   tuneDaemonGc();
   // A stop request (SIGINT/SIGTERM, the abort signal) counts from the start, also while the node is starting.
@@ -82,7 +58,7 @@ export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {})
       ? opts.signal.reason
       : new AbortError('the daemon was interrupted while starting');
   try {
-    await checkDataDir(config.dataDir);
+    ensureDataDir(config.dataDir);
     if (opts.node?.ipc !== false) await checkSocketPath(config.socket);
     if (stop.signal.aborted) throw interrupted();
     const starting = createNode({ ...config, ...opts.node });

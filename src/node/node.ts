@@ -3,7 +3,6 @@
  * one on loopback when none is configured), heartbeats, runs the streams stack, hands the built-in services
  * their Deps through the ServiceRegistry, and serves local clients on the IPC socket.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeAddr, type Addr } from '../coreapi/addr.js';
 import { PilotError } from '../coreapi/errors.js';
@@ -33,7 +32,13 @@ import { createStreams, type StreamStack } from '../streams/stack.js';
 import { loadOrCreateIdentity } from '../transport/identity-file.js';
 import { generateEd25519, ed25519Sign, type Ed25519KeyPair } from '../transport/keys.js';
 import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
-import { ConfigError, defaultConfig, splitHostPort, validateNodeConfig, type NodeConfig } from './config.js';
+import {
+  defaultConfig,
+  ensureDataDir,
+  splitHostPort,
+  validateNodeConfig,
+  type NodeConfig,
+} from './config.js';
 import { createNodeControl } from './node-control.js';
 import type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
 
@@ -105,16 +110,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     let registryAddr = config.registry;
     let beaconAddr = config.beacon;
     if (!registryAddr) {
-      try {
-        mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      } catch (cause) {
-        const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-        throw new ConfigError(
-          'ERR_CONFIG_INVALID',
-          `config "dataDir": cannot create ${config.dataDir} (${code})`,
-          { cause, details: { key: 'dataDir', value: config.dataDir } },
-        );
-      }
+      ensureDataDir(config.dataDir);
       embeddedRegistry = await listenWithFallback(
         config.embeddedRegistry,
         (addr) => startRegistry({ addr, store: join(config.dataDir, 'registry.json'), logger }),
@@ -231,10 +227,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     // heartbeat's re-registration restores them from it.
     const nodeConfig: NodeConfig = { ...config, registry: registryAddr, beacon: beaconAddr };
     const registration: RegistrationState = { tags: null, taskExec: null };
-    if (reg.hostname_error) {
-      logger.warn({ hostname: config.hostname, error: reg.hostname_error }, 'hostname not set');
-      nodeConfig.hostname = reg.hostname ?? null;
-    }
+    keepRegisteredHostname(nodeConfig, reg, logger);
     if (config.public) await registry.setVisibility(true);
 
     const events = createEventBus({ nodeId: () => nodeId });
@@ -521,10 +514,7 @@ function startHeartbeat(o: {
           });
           // Adopt the ID first: the calls below are signed with it.
           o.onReregistered(r.node_id);
-          if (r.hostname_error) {
-            o.logger.warn({ hostname: o.config.hostname, error: r.hostname_error }, 'hostname not set');
-            (o.config as { hostname: string | null }).hostname = r.hostname ?? null;
-          }
+          keepRegisteredHostname(o.config, r, o.logger);
           if (o.config.public) await o.registry.setVisibility(true);
           await restoreRegistration(o.registry, o.registration, o.logger);
           failures = 0;
@@ -545,6 +535,17 @@ function startHeartbeat(o: {
       clearInterval(timer);
     },
   };
+}
+
+/** A hostname the registry refused (taken) is not the node's: keep the one it has, if any, and say why. */
+function keepRegisteredHostname(
+  config: NodeConfig,
+  reg: { hostname?: string; hostname_error?: string },
+  logger: Logger,
+): void {
+  if (!reg.hostname_error) return;
+  logger.warn({ hostname: config.hostname, error: reg.hostname_error }, 'hostname not set');
+  (config as { hostname: string | null }).hostname = reg.hostname ?? null;
 }
 
 /** Re-apply the tags and task-exec flag a local client set (a re-registered record may have lost them). */

@@ -17,6 +17,7 @@ import { AbortError, ClosedError } from '../coreapi/errors.js';
 import type { Logger } from '../coreapi/logger.js';
 import type { Deps, HealthStatus, Service } from '../coreapi/service.js';
 import { PluginProcessError, PluginProtocolError } from '../coreapi/service-errors.js';
+import { MAX_TIMER_MS } from '../coreapi/timers.js';
 import { CORE_API_VERSION } from '../coreapi/version.js';
 import { NdjsonChannel } from './ndjson-channel.js';
 import { HEALTH_LEVELS, ProcessBridge } from './process-bridge.js';
@@ -212,7 +213,7 @@ export class ProcessService implements Service {
     const grace = this.#opts.exitGraceMs ?? 1000;
     let stopError: unknown = null;
     try {
-      await Promise.race([channel?.request('stop', {}, signal), waitExit(child, 2 ** 31 - 1, signal)]);
+      await Promise.race([channel?.request('stop', {}, signal), waitExit(child, MAX_TIMER_MS, signal)]);
     } catch (err) {
       if (!(err instanceof AbortError)) stopError = err;
     }

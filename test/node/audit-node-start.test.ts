@@ -89,13 +89,7 @@ describe('audit: createNode failing after registration', () => {
     onTestFinished(() => reg.close());
     const { port } = reg.address as { host: string; port: number };
     const sock = join(dir, 'busy.sock');
-    const live = await createIpcServer({
-      socketPath: sock,
-      streams: {} as never,
-      control: { onDatagram: () => () => {} } as never,
-      logger: silentLogger,
-    });
-    onTestFinished(() => live.close());
+    await liveIpcServer(sock);
     const udp = await freeUdpPort();
     await expect(
       createNode({
@@ -111,6 +105,17 @@ describe('audit: createNode failing after registration', () => {
 });
 
 /** Live child processes of this process (Linux /proc). */
+/** An IPC server answering on `sock` (closed when the test finishes): the socket a second node must not take. */
+async function liveIpcServer(sock: string): Promise<void> {
+  const live = await createIpcServer({
+    socketPath: sock,
+    streams: {} as never,
+    control: { onDatagram: () => () => {} } as never,
+    logger: silentLogger,
+  });
+  onTestFinished(() => live.close());
+}
+
 function childPids(): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
@@ -148,13 +153,7 @@ describe('audit: createNode failing after its plugins started', () => {
     cpSync('test/fixtures/plugins/ok-process', join(dir, 'plugins', 'ok-process'), { recursive: true });
     cpSync('test/fixtures/plugins/_sdk', join(dir, 'plugins', '_sdk'), { recursive: true });
     const sock = join(dir, 'busy.sock');
-    const live = await createIpcServer({
-      socketPath: sock,
-      streams: {} as never,
-      control: { onDatagram: () => () => {} } as never,
-      logger: silentLogger,
-    });
-    onTestFinished(() => live.close());
+    await liveIpcServer(sock);
     const before = childPids();
     await expect(
       createNode({

@@ -19,19 +19,38 @@ function tempDir(): string {
   return d;
 }
 
+/** A registry on a free port that a test can restart without its state on the same port. */
+async function restartableRegistry(): Promise<{ port: number; restart: () => Promise<void> }> {
+  let reg = await startRegistry({ addr: '127.0.0.1:0', logger: silentLogger });
+  const { port } = reg.address as { host: string; port: number };
+  onTestFinished(() => reg.close());
+  return {
+    port,
+    restart: async () => {
+      await reg.close();
+      reg = await startRegistry({ addr: `127.0.0.1:${port}`, logger: silentLogger });
+    },
+  };
+}
+
+/** Options of a node on the registry at `port` that re-registers quickly (keepalive 150 ms). */
+function nodeOn(port: number): Parameters<typeof createNode>[0] {
+  return {
+    logger: silentLogger,
+    dataDir: join(tempDir(), 'n'),
+    ipc: false,
+    trustManager: false,
+    registry: `127.0.0.1:${port}`,
+    keepalive: 150,
+  };
+}
+
 describe('audit: node state across re-registration', () => {
   it('restores the hostname, visibility and tags set through IPC after a re-registration', async () => {
-    const dir = tempDir();
-    let reg = await startRegistry({ addr: '127.0.0.1:0', logger: silentLogger });
-    const { port } = reg.address as { host: string; port: number };
-    onTestFinished(() => reg.close());
+    const registry = await restartableRegistry();
+    const { port } = registry;
     const node = await createNode({
-      logger: silentLogger,
-      dataDir: join(dir, 'n'),
-      ipc: false,
-      trustManager: false,
-      registry: `127.0.0.1:${port}`,
-      keepalive: 150,
+      ...nodeOn(port),
       hostname: 'first-name',
     });
     onTestFinished(() => node.stop());
@@ -41,8 +60,7 @@ describe('audit: node state across re-registration', () => {
     await control.setTags(['alpha', 'beta']);
 
     // The registry restarts without its state: the node must re-register and restore what it had.
-    await reg.close();
-    reg = await startRegistry({ addr: `127.0.0.1:${port}`, logger: silentLogger });
+    await registry.restart();
     const sub = node.events.subscribe('node.reregistered');
     onTestFinished(() => sub.unsubscribe());
     await within(sub.next(), 8000, 'node.reregistered');
@@ -67,17 +85,10 @@ describe('audit: node state across re-registration', () => {
 
 describe('audit: re-registration under a new node ID', () => {
   it('a public node with tags adopts the new ID and restores its visibility and tags under it', async () => {
-    const dir = tempDir();
-    let reg = await startRegistry({ addr: '127.0.0.1:0', logger: silentLogger });
-    const { port } = reg.address as { host: string; port: number };
-    onTestFinished(() => reg.close());
+    const registry = await restartableRegistry();
+    const { port } = registry;
     const node = await createNode({
-      logger: silentLogger,
-      dataDir: join(dir, 'n'),
-      ipc: false,
-      trustManager: false,
-      registry: `127.0.0.1:${port}`,
-      keepalive: 150,
+      ...nodeOn(port),
       public: true,
     });
     onTestFinished(() => node.stop());
@@ -85,8 +96,7 @@ describe('audit: re-registration under a new node ID', () => {
     await createNodeControl(node).setTags(['gamma']);
 
     // The registry restarts without its state and another node takes the old ID first.
-    await reg.close();
-    reg = await startRegistry({ addr: `127.0.0.1:${port}`, logger: silentLogger });
+    await registry.restart();
     const other = generateEd25519();
     const c = new RegistryClient({
       addr: `127.0.0.1:${port}`,

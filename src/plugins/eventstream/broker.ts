@@ -55,6 +55,8 @@ interface Subscriber {
   /** Bytes written to the stream, and the stream's `bytesSent` when it was subscribed. */
   written: number;
   readonly sentBase: number;
+  /** Of `written`, bytes the transport had sent when last asked (`stats()` is asked only near the limit). */
+  sent: number;
 }
 
 type State = 'idle' | 'running' | 'stopped';
@@ -216,6 +218,7 @@ export class EventStreamService implements Service {
       dropsInRow: 0,
       written: 0,
       sentBase: stream.stats().bytesSent,
+      sent: 0,
     };
     let set = this.#topics.get(topic);
     if (!set) {
@@ -272,9 +275,15 @@ export class EventStreamService implements Service {
       return false;
     }
     // Unsent bytes: what the transport took into its own send buffer (which accepts megabytes before
-    // `writableLength` grows) counts as well as what Node still buffers.
-    const queued = Math.max(stream.writableLength, sub.written - (stream.stats().bytesSent - sub.sentBase));
-    if (queued > 0 && queued + bytes.length > this.#options.subscriberBufferBytes) {
+    // `writableLength` grows) counts as well as what Node still buffers. `sent` only grows, so the estimate
+    // from the last count is an upper bound: the stream's stats are read only when that bound is too high.
+    const limit = this.#options.subscriberBufferBytes;
+    let queued = Math.max(stream.writableLength, sub.written - sub.sent);
+    if (queued > 0 && queued + bytes.length > limit) {
+      sub.sent = stream.stats().bytesSent - sub.sentBase;
+      queued = Math.max(stream.writableLength, sub.written - sub.sent);
+    }
+    if (queued > 0 && queued + bytes.length > limit) {
       sub.dropped++;
       sub.dropsInRow++;
       this.#stats.slowDrops++;

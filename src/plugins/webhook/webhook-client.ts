@@ -12,13 +12,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { InvalidArgumentError } from '../../coreapi/errors.js';
 import { silentLogger, type Logger } from '../../coreapi/logger.js';
+import { MAX_TIMER_MS } from '../../coreapi/timers.js';
 
 export const WEBHOOK_QUEUE_SIZE = 1024;
 export const WEBHOOK_TIMEOUT_MS = 5_000;
 /** Default time close() lets the queue drain before aborting. */
 export const WEBHOOK_DRAIN_MS = 2_000;
-/** Longest delay setTimeout honours; longer ones fire after 1 ms, so time limits are capped to it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The JSON body of one POST (the reference's shape). */
 export interface WebhookPayload {
