@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', 'native/build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,6 +25,11 @@ export default tseslint.config(
         { selector: 'ExportSpecifier[exported.name="default"]', message: 'use named exports' },
       ],
     },
+  },
+  {
+    // The install-time build script of the optional native addon is plain Node ESM.
+    files: ['native/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly' } },
   },
   {
     // Benchmarks drive third-party CommonJS peers (udx-native, secret-stream) that ship no types.

@@ -16,7 +16,9 @@ import {
   MAGIC_PILT,
   PILA_SIZE,
   PILK_SIZE,
+  PILS_HEADER_SIZE,
   PILS_MIN_SIZE,
+  TAG_SIZE,
   encodePilaFrame,
   encodePilkFrame,
   encodePilpFrame,
@@ -468,9 +470,12 @@ export class UdpTunnel extends EventEmitter {
     }
     const session = peer.session;
     if (session !== null && (peer.endpoint !== null || peer.relay)) {
-      const n = encodePacketInto(packet, this.#scratch, 0);
-      const parts = session.seal(this.#scratch.subarray(0, n), this.#nodeId);
-      const sent = this.#transmit(peer, parts, n + 36);
+      // The packet is encoded straight into its frame and sealed in place.
+      const frame = Buffer.allocUnsafe(
+        PILS_HEADER_SIZE + PACKET_HEADER_SIZE + packet.payload.length + TAG_SIZE,
+      );
+      const n = encodePacketInto(packet, frame, PILS_HEADER_SIZE);
+      const sent = this.#transmit(peer, frame, session.sealInto(frame, n, this.#nodeId));
       session.prepareSeal(this.#nodeId);
       return sent;
     }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "pilot_aead",
+      "sources": ["pilot-aead.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}

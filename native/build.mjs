@@ -1,0 +1,48 @@
+/**
+ * Builds the optional native AES-256-GCM addon (native/pilot-aead.c) at install time. It never fails the
+ * install: without a compiler or Node's headers pilot uses node:crypto (same wire format, slower per packet).
+ * PILOT_SKIP_NATIVE=1 skips the build. Run by hand: `node native/build.mjs`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const note = (msg) => process.stderr.write(`pilot: ${msg}\n`);
+
+function nodeGyp() {
+  // npm tells lifecycle scripts where its bundled node-gyp is; by hand, look next to this node's npm.
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    resolve(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  ];
+  return candidates.find((p) => p && existsSync(p)) ?? null;
+}
+
+function main() {
+  if (process.env.PILOT_SKIP_NATIVE === '1') {
+    note('native AES-GCM addon skipped (PILOT_SKIP_NATIVE=1); node:crypto will be used');
+    return;
+  }
+  const gyp = nodeGyp();
+  if (gyp === null) {
+    note('native AES-GCM addon not built (node-gyp not found); node:crypto will be used');
+    return;
+  }
+  const args = [gyp, 'rebuild'];
+  // Headers installed beside this node (a distribution's nodejs package) avoid a download.
+  const prefix = resolve(dirname(process.execPath), '..');
+  if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) {
+    args.push(`--nodedir=${prefix}`);
+  }
+  const r = spawnSync(process.execPath, args, { cwd: here, encoding: 'utf8', timeout: 180_000 });
+  if (r.status === 0) {
+    note('built the native AES-GCM addon (native/build/Release/pilot_aead.node)');
+    return;
+  }
+  const why = (r.error?.message ?? `${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ')) || 'unknown';
+  note(`native AES-GCM addon not built (${why}); node:crypto will be used`);
+}
+
+main();
