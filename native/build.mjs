@@ -41,7 +41,16 @@ function main() {
     note('built the native AES-GCM addon (native/build/Release/pilot_aead.node)');
     return;
   }
-  const why = (r.error?.message ?? `${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ')) || 'unknown';
+  // The compiler's first error says more than node-gyp's closing lines.
+  const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}`.split('\n').map((l) => l.trim());
+  const why =
+    r.error?.message ??
+    lines.find((l) => /\berror\b/i.test(l) && !l.startsWith('gyp')) ??
+    lines
+      .filter((l) => l.startsWith('gyp ERR!'))
+      .slice(0, 2)
+      .join(' | ') ??
+    'unknown';
   note(`native AES-GCM addon not built (${why}); node:crypto will be used`);
 }
 
