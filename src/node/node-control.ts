@@ -2,6 +2,7 @@
 import { formatAddr, type Addr } from '../coreapi/addr.js';
 import { PilotError } from '../coreapi/errors.js';
 import type { DaemonControl, DaemonInfo } from '../ipc/index.js';
+import { aeadBackend } from '../transport/native-aead.js';
 import type { PilotNode } from './pilot-node.js';
 
 /** Trust handshakes arrive with the trust issue; until then the IPC commands answer with this error. */
@@ -87,6 +88,7 @@ export function nodeInfo(node: PilotNode): DaemonInfo {
     socket: node.config.socket,
     services: node.services.snapshot().map((s) => ({ name: s.name, state: s.state })),
     drops: t.drops,
+    aead: aeadBackend(),
   };
 }
 

@@ -5,6 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { silentLogger } from '../../src/coreapi/logger.js';
 import { createNode, type PilotNode, type NodeOptions } from '../../src/node/node.js';
 import { connect } from '../../src/ipc/index.js';
+import { aeadBackend } from '../../src/transport/native-aead.js';
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'pilot-node-'));
@@ -44,9 +45,12 @@ describe('node composition', () => {
 
     const drv = await connect(join(d, 'b.sock'));
     onTestFinished(() => drv.close());
-    const info = (await drv.info()) as { node_id: number; peers: number };
+    const info = (await drv.info()) as { node_id: number; peers: number; aead: string };
     expect(info.node_id).toBe(b.nodeId);
     expect(info.peers).toBeGreaterThanOrEqual(1);
+    // Which AES-GCM implementation carried the echo: the native addon whenever it is built.
+    expect(info.aead).toBe(aeadBackend());
+    expect(['native', 'node:crypto']).toContain(info.aead);
   });
 
   it('keeps its node ID across restarts with an identity file', async () => {
