@@ -31,6 +31,7 @@ import {
 import { createStreams, type StreamStack } from '../streams/stack.js';
 import { loadOrCreateIdentity } from '../transport/identity-file.js';
 import { generateEd25519, ed25519Sign, type Ed25519KeyPair } from '../transport/keys.js';
+import { aeadBackend } from '../transport/native-aead.js';
 import { createTunnel, type UdpTunnel } from '../transport/tunnel.js';
 import {
   defaultConfig,
@@ -416,6 +417,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         address: reg.address,
         tunnel: `${tunnel.address.host}:${tunnel.address.port}`,
         socket: ipc ? config.socket : null,
+        aead: aeadBackend(),
       },
       'node started',
     );
