@@ -9,6 +9,9 @@ import { BeaconBindError } from './errors.js';
 export class HealthServer {
   readonly #server: Server;
   readonly #isHealthy: () => boolean;
+  /** Where it listens, kept so that address() answers after close. */
+  #address: { host: string; port: number } = { host: '', port: 0 };
+  #closed: Promise<void> | null = null;
 
   private constructor(isHealthy: () => boolean) {
     this.#isHealthy = isHealthy;
@@ -34,12 +37,14 @@ export class HealthServer {
     });
     // Errors after listening (e.g. EMFILE on accept) must not crash the process.
     h.#server.on('error', () => {});
+    const a = h.#server.address() as AddressInfo;
+    h.#address = { host: a.address, port: a.port };
     return h;
   }
 
+  /** Where it listens (after close: where it listened). */
   address(): { host: string; port: number } {
-    const a = this.#server.address() as AddressInfo;
-    return { host: a.address, port: a.port };
+    return { ...this.#address };
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -61,10 +66,12 @@ export class HealthServer {
     res.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' }).end(healthy ? 'ok' : 'unhealthy');
   };
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
+  /** Stop listening and drop open connections. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
+    return this.#closed;
   }
 }

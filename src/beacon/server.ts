@@ -47,7 +47,12 @@ import { ReplyRateLimiter } from './rate-limiter.js';
 import { RegistryLink } from './registry-link.js';
 import { bindBeaconSocket } from './udp-bind.js';
 
-/** Lifecycle: Running → Closing → Closed (createBeacon resolves only once bound). */
+/**
+ * Lifecycle: Running → Closing → Closed (createBeacon resolves only once bound). After close() the accessors
+ * keep answering (address() and healthAddress() give the last bound addresses, stats() the final counters,
+ * the tables are empty) and what needs a running beacon (addPeer, syncNow, refreshRegistry) fails with
+ * {@link BeaconClosedError}.
+ */
 export enum BeaconState {
   Running = 'running',
   Closing = 'closing',
@@ -78,6 +83,8 @@ export class Beacon {
   readonly beaconId: number;
   #state = BeaconState.Running;
   #sock!: Socket;
+  /** The bound UDP address, kept so that address() answers after close. */
+  #bound!: Endpoint & { family: 'IPv4' | 'IPv6' };
   #family: SocketType = 'udp4';
   #dualStack = false;
   #health: HealthServer | null = null;
@@ -113,6 +120,8 @@ export class Beacon {
     const b = new Beacon(opts);
     const bound = await bindBeaconSocket(opts.host, opts.port, opts.socketBufferSize, b.#log);
     b.#sock = bound.sock;
+    const a = bound.sock.address();
+    b.#bound = { host: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
     b.#family = bound.family;
     b.#dualStack = bound.dualStack;
     bound.sock.on('error', b.#onSocketError);
@@ -136,8 +145,7 @@ export class Beacon {
       );
     }
     b.#startTimers();
-    const a = b.address();
-    const addr = formatHostPort(a.host, a.port);
+    const addr = formatHostPort(b.#bound.host, b.#bound.port);
     const h = b.healthAddress();
     b.#log.info(
       {
@@ -166,13 +174,15 @@ export class Beacon {
     return this.#state;
   }
 
-  /** The bound UDP address (`host` as the socket reports it, e.g. `127.0.0.1`, `::1`, `::`). */
+  /**
+   * The bound UDP address (`host` as the socket reports it, e.g. `127.0.0.1`, `::1`, `::`). After close, the
+   * address it was bound to (like the tunnel's and the registry server's `address`).
+   */
   address(): Endpoint & { family: 'IPv4' | 'IPv6' } {
-    const a = this.#sock.address();
-    return { host: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    return { ...this.#bound };
   }
 
-  /** The health endpoint's address, or null when not enabled. */
+  /** The health endpoint's address, or null when not enabled. After close, the address it listened on. */
   healthAddress(): Endpoint | null {
     return this.#health === null ? null : this.#health.address();
   }
@@ -209,21 +219,37 @@ export class Beacon {
     return this.#peers.list().map(peerInfo);
   }
 
-  /** Add a gossip peer at run time (`host:port` or an endpoint) and send it our node list. */
+  /**
+   * Add a gossip peer at run time (`host:port` or an endpoint) and send it our node list. Rejects
+   * {@link BeaconClosedError} once close() was called, also when it is called while the peer's name resolves
+   * (the peer is then not added).
+   */
   async addPeer(peer: string | Endpoint): Promise<void> {
-    if (this.#state !== BeaconState.Running) throw new BeaconClosedError();
+    this.#assertRunning();
     await this.#addPeer(peer, 'dynamic');
     this.syncNow();
   }
 
-  /** Send Sync gossip to every peer now (it is also sent every `syncIntervalMs`). */
+  /**
+   * Send Sync gossip to every peer now (it is also sent every `syncIntervalMs`). Throws
+   * {@link BeaconClosedError} after close().
+   */
   syncNow(): void {
+    this.#assertRunning();
     this.#gossip();
   }
 
-  /** Register with the registry and refresh the peer list now (also done every `registryIntervalMs`). */
+  /**
+   * Register with the registry and refresh the peer list now (also done every `registryIntervalMs`; nothing
+   * to do without a registry). Rejects {@link BeaconClosedError} after close().
+   */
   async refreshRegistry(): Promise<void> {
+    this.#assertRunning();
     await this.#registry?.refresh();
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== BeaconState.Running) throw new BeaconClosedError();
   }
 
   /** Stop: closes the UDP socket and the health endpoint. Idempotent. */
@@ -299,6 +325,8 @@ export class Beacon {
 
   async #addPeer(peer: string | Endpoint, source: PeerSource, beaconId = 0): Promise<void> {
     const r = await this.#resolve(peer, 'peer');
+    // Closed while resolving: the tables are being (or were) cleared; do not put anything back.
+    this.#assertRunning();
     if (r === null) return;
     const self = this.address();
     if (r.port === self.port && (r.host === self.host || this.#socketForm(self.host) === r.host)) return;

@@ -133,3 +133,8 @@ export const IPC_DEFAULT_WINDOW = 512 * 1024;
 export const IPC_MIN_WINDOW = 16 * 1024;
 /** Most tags SetTags accepts over IPC (the reference's limit). */
 export const IPC_MAX_TAGS = 3;
+/**
+ * Default time a client's socket may stay blocked (the daemon has more queued for it than the socket takes)
+ * without any of the queued bytes being read before the daemon drops the client.
+ */
+export const IPC_DEFAULT_STALL_TIMEOUT_MS = 60_000;

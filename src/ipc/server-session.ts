@@ -6,6 +6,10 @@
  * A client that sends a malformed or oversized frame is disconnected; nothing it sends can throw out of
  * the session. When the client goes away, every connection it dialled or accepted is closed (FIN after
  * pending data), every port it bound is released and its pending dials are aborted.
+ *
+ * A client that stops reading its socket while the daemon has data queued for it is dropped the same way
+ * once none of the queued bytes has been read for `stallTimeoutMs` (one timer per blocked client, armed
+ * when the socket blocks and cleared when it drains). A client that reads, however slowly, is kept.
  */
 import type { Socket } from 'node:net';
 import { formatAddr, type Addr } from '../coreapi/addr.js';
@@ -51,6 +55,11 @@ export interface SessionDeps {
   readonly datagramBacklog: number;
   /** Connections one client may hold (open, closing or being dialled); more are refused. */
   readonly maxConns: number;
+  /**
+   * Drop the client when its socket has been blocked and none of the queued bytes was read for this long
+   * (ms; 0 = never).
+   */
+  readonly stallTimeoutMs: number;
   onClose(session: IpcSession): void;
 }
 
@@ -123,9 +132,18 @@ export class IpcSession implements ConnHost {
   #inputPaused = false;
   #pumpScheduled = false;
   #datagramsDropped = 0;
+  /** Checks a blocked socket for progress; set only while the socket is blocked (see #checkStall). */
+  #stallTimer: NodeJS.Timeout | null = null;
+  /** When the socket blocked, when it was last seen to make progress, and the writer's counts then. */
+  #blockedAt = 0;
+  #progressAt = 0;
+  #flushedMark = 0;
+  #unsentMark = 0;
+  #slowLogged = false;
 
   readonly #onSocketDrain = (): void => {
     this.#socketBlocked = false;
+    this.#stopStallTimer();
     for (const c of this.#conns.values()) c.socketResume();
     this.#resumeInput();
   };
@@ -195,6 +213,7 @@ export class IpcSession implements ConnHost {
     this.#socketBlocked = true;
     for (const c of this.#conns.values()) c.socketPause();
     this.#socket.once('drain', this.#onSocketDrain);
+    this.#startStallTimer();
   }
 
   release(conn: ServerConn): void {
@@ -230,6 +249,69 @@ export class IpcSession implements ConnHost {
   destroy(): void {
     this.#socket.destroy();
   }
+
+  // ---- a client that does not read ----
+
+  #startStallTimer(): void {
+    const limit = this.#deps.stallTimeoutMs;
+    if (limit <= 0 || this.#stallTimer !== null) return;
+    const now = performance.now();
+    this.#blockedAt = now;
+    this.#progressAt = now;
+    this.#flushedMark = this.#writer.flushed;
+    this.#unsentMark = this.#writer.unsent;
+    this.#slowLogged = false;
+    this.#stallTimer = setTimeout(this.#checkStall, stallCheckDelay(limit, limit)).unref();
+  }
+
+  #stopStallTimer(): void {
+    if (this.#stallTimer === null) return;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = null;
+  }
+
+  /**
+   * The socket is still blocked: drop the client if nothing it was sent has been read for the limit, else
+   * look again (every quarter of the limit at most). The client read something when a write to it
+   * completed, or when the write in progress (one write can be megabytes) shrank: there is one write in
+   * progress at a time, so with no write completed `unsent` can only go down.
+   */
+  readonly #checkStall = (): void => {
+    this.#stallTimer = null;
+    if (!this.#socketBlocked || !this.#isOpen()) return;
+    const limit = this.#deps.stallTimeoutMs;
+    const now = performance.now();
+    const flushed = this.#writer.flushed;
+    const unsent = this.#writer.unsent;
+    if (flushed !== this.#flushedMark || unsent < this.#unsentMark) this.#progressAt = now;
+    this.#flushedMark = flushed;
+    this.#unsentMark = unsent;
+    const idle = now - this.#progressAt;
+    const blockedMs = Math.round(now - this.#blockedAt);
+    if (idle >= limit) {
+      this.#log.warn(
+        {
+          blockedMs,
+          idleMs: Math.round(idle),
+          queuedBytes: this.#writer.pending,
+          connections: this.#conns.size + this.#closing.size,
+          ports: this.#listeners.size,
+          stallTimeoutMs: limit,
+        },
+        'dropping ipc client: it has not read its socket',
+      );
+      this.#socket.destroy();
+      return;
+    }
+    if (!this.#slowLogged && now - this.#blockedAt >= limit) {
+      this.#slowLogged = true;
+      this.#log.debug(
+        { blockedMs, queuedBytes: this.#writer.pending, stallTimeoutMs: limit },
+        'ipc client is slow: socket blocked, still reading',
+      );
+    }
+    this.#stallTimer = setTimeout(this.#checkStall, stallCheckDelay(limit, limit - idle)).unref();
+  };
 
   // ---- input ----
 
@@ -683,6 +765,7 @@ export class IpcSession implements ConnHost {
   #teardown(): void {
     if (this.#state === SessionState.Closed) return;
     this.#state = SessionState.Closed;
+    this.#stopStallTimer();
     this.#abort.abort();
     this.#slots.close();
     for (const l of this.#listeners.values()) l.close().catch(() => {});
@@ -695,4 +778,9 @@ export class IpcSession implements ConnHost {
     this.#log.debug({}, 'ipc client disconnected');
     this.#deps.onClose(this);
   }
+}
+
+/** Next stall check: when the limit would be reached, but at most a quarter of the limit away. */
+function stallCheckDelay(limit: number, remaining: number): number {
+  return Math.max(1, Math.ceil(Math.min(limit / 4, remaining)));
 }

@@ -10,11 +10,21 @@
  * Startup refuses a path where a live daemon answers (ERR_IPC_SOCKET_IN_USE) and replaces a stale socket
  * file. Every datagram the node receives (`control.onDatagram`) goes to every reference client as RecvFrom,
  * and to extension clients that bound its destination port.
+ *
+ * A client that stops reading its socket while the daemon has data queued for it (replies, Recv data,
+ * datagrams) is dropped after `clientStallTimeoutMs` without reading any of it, exactly as if it had
+ * disconnected: its streams are closed and its ports released. A slow client that keeps reading is kept.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { InvalidArgumentError } from '../coreapi/errors.js';
 import { silentLogger, type Logger } from '../coreapi/logger.js';
 import type { Datagram, Streams } from '../coreapi/streams.js';
-import { DEFAULT_SOCKET_PATH, IPC_DEFAULT_WINDOW, IPC_MIN_WINDOW } from './constants.js';
+import {
+  DEFAULT_SOCKET_PATH,
+  IPC_DEFAULT_STALL_TIMEOUT_MS,
+  IPC_DEFAULT_WINDOW,
+  IPC_MIN_WINDOW,
+} from './constants.js';
 import type { DaemonControl } from './daemon-control.js';
 import { encodeRecvFrom, frame } from './protocol.js';
 import { IpcSession } from './server-session.js';
@@ -39,6 +49,13 @@ export interface IpcServerOptions {
    * ERR_TOO_MANY_CONNECTIONS and more inbound connections on its ports are reset.
    */
   maxConnsPerClient?: number;
+  /**
+   * Drop a client whose socket has been blocked (the daemon has more queued for it than the socket takes)
+   * with none of the queued bytes read for this long, in ms (default 60 s; 0 or Infinity = never). The drop
+   * is a disconnect: its streams are closed and its ports released. A client that reads, however slowly,
+   * is kept. Rejects ERR_INVALID_ARG when negative or not a number.
+   */
+  clientStallTimeoutMs?: number;
 }
 
 enum ServerState {
@@ -80,6 +97,7 @@ export class IpcServer {
       lingerMs: options.closeLingerMs,
       datagramBacklog: options.datagramBacklogBytes,
       maxConns: options.maxConnsPerClient,
+      stallTimeoutMs: options.clientStallTimeoutMs,
       onClose: (s: IpcSession) => this.#sessions.delete(s),
     };
     server.on('connection', (socket: Socket) => {
@@ -127,9 +145,18 @@ export class IpcServer {
   }
 }
 
-/** Start the IPC server. Rejects ERR_IPC_SOCKET_IN_USE when a live daemon owns the path. */
+/**
+ * Start the IPC server. Rejects ERR_IPC_SOCKET_IN_USE when a live daemon owns the path, ERR_INVALID_ARG for
+ * a bad `clientStallTimeoutMs`.
+ */
 export async function createIpcServer(options: IpcServerOptions): Promise<IpcServer> {
   const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
+  const stall = options.clientStallTimeoutMs ?? IPC_DEFAULT_STALL_TIMEOUT_MS;
+  if (typeof stall !== 'number' || Number.isNaN(stall) || stall < 0) {
+    throw new InvalidArgumentError(`clientStallTimeoutMs must be a number ≥ 0, got ${String(stall)}`, {
+      details: { clientStallTimeoutMs: stall },
+    });
+  }
   const logger = (options.logger ?? silentLogger).child({ component: 'ipc' });
   await prepareSocketPath(socketPath);
   const server = createServer({ highWaterMark: SOCKET_HIGH_WATER_MARK });
@@ -144,5 +171,7 @@ export async function createIpcServer(options: IpcServerOptions): Promise<IpcSer
     closeLingerMs: options.closeLingerMs ?? 10_000,
     datagramBacklogBytes: options.datagramBacklogBytes ?? 4 * 1024 * 1024,
     maxConnsPerClient: options.maxConnsPerClient ?? 1024,
+    // Node's timers cannot wait longer than 2^31-1 ms: anything beyond (Infinity included) means never.
+    clientStallTimeoutMs: stall > 0x7fffffff ? 0 : stall,
   });
 }
