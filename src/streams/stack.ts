@@ -95,8 +95,13 @@ interface PendingPing {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
-/** Largest datagram payload that fits one UDP datagram with the tunnel's overhead. */
-export const MAX_DATAGRAM_PAYLOAD = MAX_UDP_PAYLOAD - TUNNEL_OVERHEAD - HEADER_SIZE;
+/** Bytes the beacon Relay message adds in front of a tunnel frame (type 1 + sender 4 + destination 4). */
+const RELAY_HEADER_SIZE = 9;
+/**
+ * Largest datagram payload (65,428 bytes) that fits one UDP datagram with the tunnel's overhead and the relay
+ * header, so every datagram `sendDatagram` accepts can also go through the beacon relay.
+ */
+export const MAX_DATAGRAM_PAYLOAD = MAX_UDP_PAYLOAD - RELAY_HEADER_SIZE - TUNNEL_OVERHEAD - HEADER_SIZE;
 
 export class StreamStack extends EventEmitter implements Streams, ConnHost {
   readonly config: StreamConfig;

@@ -23,6 +23,25 @@ export class Peer {
   session: Session | null = null;
   /** The previous session, kept briefly so frames sealed before a rekey still open. */
   previous: Session | null = null;
+  /** When `session` was installed (the previous session is kept for a grace period from then). */
+  installedAt = 0;
+  /**
+   * A new key the peer sent while the current session was confirmed: it may be a replay of a key exchange
+   * from an earlier run of the peer (key exchanges carry no freshness), so the current session stays in use
+   * until a frame sealed under the candidate authenticates (or the peer keeps asking for keys on our path
+   * while the current session stays silent: it restarted). Never used to seal.
+   */
+  candidate: Session | null = null;
+  candidateEd: Buffer | null = null;
+  candidateSig: Buffer | null = null;
+  /** `session.sent` when the candidate arrived. */
+  candidateSent = 0;
+  /** When we first saw frames sealed under the current session since the candidate arrived (0: not yet). */
+  candidateSentSeenAt = 0;
+  /** When we last answered the candidate's key exchange (rate-limited). */
+  candidateReplyAt = 0;
+  /** When a frame last authenticated under the current session. */
+  sessionRxAt = 0;
   /** Raw Ed25519 key the peer authenticated with (or null for PILK sessions). */
   ed25519Key: Buffer | null = null;
   /** Signature bytes of the last verified PILA (skip re-verifying identical duplicates). */

@@ -134,6 +134,12 @@ const KX_REQUESTS_PER_SECOND = 256;
 /** A replayable key-exchange frame does not move a peer whose direct path carried encrypted traffic this recently. */
 const DIRECT_PATH_GUARD_MS = 15_000;
 const PREVIOUS_SESSION_GRACE_MS = 10_000;
+/**
+ * A candidate key (see `Peer.candidate`) replaces the confirmed session without a frame sealed under it only
+ * when the peer keeps asking for keys on our path after we sent it frames for this long, and the confirmed
+ * session carried nothing for this long either: the peer restarted and has nothing to send.
+ */
+const CANDIDATE_SILENCE_MS = 1000;
 const MAX_PENDING_LOOKUPS = 64;
 /** Key lookups in flight for key exchanges from one source address. */
 const MAX_LOOKUPS_PER_SOURCE = 8;
@@ -320,6 +326,7 @@ export class UdpTunnel extends EventEmitter {
     for (const p of this.#peers.values()) {
       p.session = null;
       p.previous = null;
+      this.#clearCandidate(p);
       if (p.state === PeerState.Keyed) p.state = PeerState.Idle;
     }
   }
@@ -584,6 +591,12 @@ export class UdpTunnel extends EventEmitter {
       session = peer.previous;
       r = session.open(msg);
     }
+    if (r === OpenResult.BadTag && peer.candidate !== null) {
+      session = peer.candidate;
+      r = session.open(msg);
+      // Fresh proof (authenticated, replay-checked) that the peer holds the candidate's key: it restarted.
+      if (r === OpenResult.Ok) this.#promoteCandidate(peer);
+    }
     if (r !== OpenResult.Ok) {
       if (r === OpenResult.BadTag) {
         this.#drop('bad_tag', peer);
@@ -605,6 +618,7 @@ export class UdpTunnel extends EventEmitter {
     // says nothing about the peer's current path or whether it has our current key.
     if (session === peer.session) {
       peer.confirmed = true;
+      peer.sessionRxAt = now;
       if (relayed) {
         if (!peer.relay) this.#relayedFrom(peer, now);
       } else {
@@ -666,6 +680,27 @@ export class UdpTunnel extends EventEmitter {
       peer.ed25519Key.equals(ed)
     ) {
       return this.#onDuplicateKx(peer, rinfo, relayed);
+    }
+    const cand = peer === undefined ? null : peer.candidate;
+    if (
+      peer !== undefined &&
+      cand !== null &&
+      cand.remoteX25519.equals(x) &&
+      peer.candidateSig !== null &&
+      peer.candidateSig.equals(sig) &&
+      peer.candidateEd !== null &&
+      peer.candidateEd.equals(ed)
+    ) {
+      // The candidate's exchange again (verified when it arrived).
+      return this.#install(
+        nodeId,
+        cand.remoteX25519,
+        true,
+        peer.candidateEd,
+        peer.candidateSig,
+        rinfo,
+        relayed,
+      );
     }
     if (this.#keys === null) return this.#drop('kx_unknown_key', null);
     const keys = this.#keys;
@@ -793,24 +828,31 @@ export class UdpTunnel extends EventEmitter {
       peer.lastPilaSig = sig;
       return this.#onDuplicateKx(peer, rinfo, relayed);
     }
-    let shared: Buffer;
-    try {
-      shared = x25519Shared(this.#x, x);
-    } catch {
-      return this.#drop('kx_bad_key', peer);
+    const now = Date.now();
+    const held = peer.candidate !== null && peer.candidate.remoteX25519.equals(x) ? peer.candidate : null;
+    // A key exchange carries no freshness: a new key for a peer whose session carries traffic may be a replay
+    // from an earlier run of the peer. It waits as a candidate (see Peer.candidate).
+    if (peer.session !== null && peer.confirmed) {
+      if (held === null) return this.#holdCandidate(peer, x, authenticated, ed, sig, rinfo, relayed, now);
+      if (!this.#candidateWins(peer, rinfo, relayed, now))
+        return this.#answerCandidate(peer, rinfo, relayed, now);
     }
+    let session = held;
+    if (session === null) {
+      let shared: Buffer;
+      try {
+        shared = x25519Shared(this.#x, x);
+      } catch {
+        return this.#drop('kx_bad_key', peer);
+      }
+      session = this.#newSession(nodeId, shared, x, authenticated);
+    }
+    this.#clearCandidate(peer);
     const rekeyed = peer.session !== null;
-    const wasKeying = peer.state === PeerState.Keying && Date.now() - peer.kxSentAt < this.#kxRetryMs;
+    const wasKeying = peer.state === PeerState.Keying && now - peer.kxSentAt < this.#kxRetryMs;
     peer.previous = peer.session;
-    peer.session = new Session({
-      suite: this.suite,
-      shared,
-      localNodeId: this.#nodeId,
-      remoteNodeId: nodeId,
-      remoteX25519: x,
-      authenticated,
-      replayWindow: this.#replayWindow,
-    });
+    peer.session = session;
+    peer.installedAt = now;
     peer.state = PeerState.Keyed;
     peer.ed25519Key = ed;
     peer.lastPilaSig = sig;
@@ -828,8 +870,117 @@ export class UdpTunnel extends EventEmitter {
     // Reply with our key unless this answers the exchange we just started (the peer has our key then).
     if (!wasKeying || rekeyed) this.#sendKx(peer);
     this.#flush(peer);
+    // A candidate's key exchange was announced when it arrived.
+    if (held !== null) return;
     const ev: EstablishedEvent = { nodeId, authenticated, rekeyed, relay: peer.relay };
     this.emit('established', ev);
+  }
+
+  #newSession(nodeId: number, shared: Buffer, x: Buffer, authenticated: boolean): Session {
+    return new Session({
+      suite: this.suite,
+      shared,
+      localNodeId: this.#nodeId,
+      remoteNodeId: nodeId,
+      remoteX25519: x,
+      authenticated,
+      replayWindow: this.#replayWindow,
+    });
+  }
+
+  /**
+   * A verified key exchange with a new key while the current session is confirmed: keep sealing with the
+   * current session, keep the path, and hold the new key as a candidate (answered with our key, so a restarted
+   * peer can seal its first frame under it). Emits 'established' (rekeyed) for the key exchange.
+   */
+  #holdCandidate(
+    peer: Peer,
+    x: Buffer,
+    authenticated: boolean,
+    ed: Buffer | null,
+    sig: Buffer | null,
+    rinfo: TunnelRemoteInfo,
+    relayed: boolean,
+    now: number,
+  ): void {
+    let shared: Buffer;
+    try {
+      shared = x25519Shared(this.#x, x);
+    } catch {
+      return this.#drop('kx_bad_key', peer);
+    }
+    peer.candidate = this.#newSession(peer.nodeId, shared, x, authenticated);
+    peer.candidateEd = ed;
+    peer.candidateSig = sig;
+    peer.candidateSent = peer.session === null ? 0 : peer.session.sent;
+    peer.candidateSentSeenAt = 0;
+    peer.candidateReplyAt = 0;
+    this.#answerCandidate(peer, rinfo, relayed, now);
+    const ev: EstablishedEvent = { nodeId: peer.nodeId, authenticated, rekeyed: true, relay: peer.relay };
+    this.emit('established', ev);
+  }
+
+  /**
+   * The candidate's key exchange again, on the path we send on: does the candidate replace the current
+   * session? Only when we sent frames under the current session at least CANDIDATE_SILENCE_MS ago (seen at an
+   * earlier repeat) and nothing authenticated under it since: the peer cannot open our frames and asks for
+   * keys (a live peer holding the current session answers traffic on it). A replay from another address never
+   * does; only a frame sealed under the candidate proves it from there.
+   */
+  #candidateWins(peer: Peer, rinfo: TunnelRemoteInfo, relayed: boolean, now: number): boolean {
+    const s = peer.session;
+    if (s === null) return true;
+    const onPath = relayed
+      ? peer.relay
+      : !peer.relay && rinfo.port === peer.endpoint?.port && rinfo.address === peer.sendHost;
+    if (!onPath) return false;
+    if (peer.candidateSentSeenAt !== 0 && peer.sessionRxAt >= peer.candidateSentSeenAt) {
+      // The current session carried a frame since we looked: start over.
+      peer.candidateSent = s.sent;
+      peer.candidateSentSeenAt = 0;
+    }
+    if (peer.candidateSentSeenAt === 0) {
+      if (s.sent > peer.candidateSent) peer.candidateSentSeenAt = now;
+      return false;
+    }
+    return (
+      now - peer.candidateSentSeenAt >= CANDIDATE_SILENCE_MS && now - peer.sessionRxAt >= CANDIDATE_SILENCE_MS
+    );
+  }
+
+  /** Send our key exchange to where the candidate's came from (at most once per request interval). */
+  #answerCandidate(peer: Peer, rinfo: TunnelRemoteInfo, relayed: boolean, now: number): void {
+    if (this.#nodeId === 0 || now - peer.candidateReplyAt < KX_REQUEST_INTERVAL_MS) return;
+    peer.candidateReplyAt = now;
+    const frame = this.#ownKxFrame();
+    if (relayed) {
+      this.#sendRelayed(peer, frame, frame.length);
+      return;
+    }
+    this.#socket.send(frame, rinfo.port, rinfo.address);
+    this.#counters.txPackets++;
+    this.#counters.txBytes += frame.length;
+  }
+
+  /** A frame sealed under the candidate authenticated: it becomes the session, the current one the previous. */
+  #promoteCandidate(peer: Peer): void {
+    peer.previous = peer.session;
+    peer.session = peer.candidate;
+    peer.installedAt = Date.now();
+    peer.ed25519Key = peer.candidateEd;
+    peer.lastPilaSig = peer.candidateSig;
+    this.#clearCandidate(peer);
+    peer.state = PeerState.Keyed;
+    peer.confirmed = false;
+    peer.lastDupKxReplyAt = 0;
+    peer.kxAttempts = 0;
+  }
+
+  #clearCandidate(peer: Peer): void {
+    peer.candidate = null;
+    peer.candidateEd = null;
+    peer.candidateSig = null;
+    peer.candidateSentSeenAt = 0;
   }
 
   #onDuplicateKx(peer: Peer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
@@ -934,30 +1085,37 @@ export class UdpTunnel extends EventEmitter {
 
   /** Send a frame to a peer, directly or through the beacon. False when it was dropped (counted). */
   #transmit(peer: Peer, data: Buffer | Buffer[], bytes: number): boolean {
-    if (peer.relay || peer.endpoint === null) {
-      if (this.#beacon === null) {
-        this.#drop('no_route', peer);
-        return false;
-      }
-      // dgram.send without a callback drops a datagram that is too large silently.
-      if (bytes + 9 > MAX_UDP_PAYLOAD) {
-        this.#drop('oversized', peer);
-        return false;
-      }
-      const hdr = Buffer.allocUnsafe(9);
-      hdr[0] = BEACON_RELAY;
-      hdr.writeUInt32BE(this.#nodeId >>> 0, 1);
-      hdr.writeUInt32BE(peer.nodeId >>> 0, 5);
-      const list = Array.isArray(data) ? [hdr, ...data] : [hdr, data];
-      this.#socket.send(list, this.#beacon.port, this.#beaconHost);
-      bytes += 9;
-    } else {
-      if (bytes > MAX_UDP_PAYLOAD) {
-        this.#drop('oversized', peer);
-        return false;
-      }
-      this.#socket.send(data, peer.endpoint.port, peer.sendHost);
+    if (peer.relay || peer.endpoint === null) return this.#sendRelayed(peer, data, bytes);
+    if (bytes > MAX_UDP_PAYLOAD) {
+      this.#drop('oversized', peer);
+      return false;
     }
+    this.#socket.send(data, peer.endpoint.port, peer.sendHost);
+    this.#counters.txPackets++;
+    this.#counters.txBytes += bytes;
+    peer.counters.txPackets++;
+    peer.counters.txBytes += bytes;
+    return true;
+  }
+
+  /** Send a frame to a peer through the beacon relay. False when it was dropped (counted). */
+  #sendRelayed(peer: Peer, data: Buffer | Buffer[], bytes: number): boolean {
+    if (this.#beacon === null) {
+      this.#drop('no_route', peer);
+      return false;
+    }
+    // dgram.send without a callback drops a datagram that is too large silently.
+    if (bytes + 9 > MAX_UDP_PAYLOAD) {
+      this.#drop('oversized', peer);
+      return false;
+    }
+    const hdr = Buffer.allocUnsafe(9);
+    hdr[0] = BEACON_RELAY;
+    hdr.writeUInt32BE(this.#nodeId >>> 0, 1);
+    hdr.writeUInt32BE(peer.nodeId >>> 0, 5);
+    const list = Array.isArray(data) ? [hdr, ...data] : [hdr, data];
+    this.#socket.send(list, this.#beacon.port, this.#beaconHost);
+    bytes += 9;
     this.#counters.txPackets++;
     this.#counters.txBytes += bytes;
     peer.counters.txPackets++;
@@ -1168,11 +1326,7 @@ export class UdpTunnel extends EventEmitter {
           }
         }
       }
-      if (
-        peer.previous !== null &&
-        peer.session !== null &&
-        now - peer.session.createdAt > PREVIOUS_SESSION_GRACE_MS
-      ) {
+      if (peer.previous !== null && now - peer.installedAt > PREVIOUS_SESSION_GRACE_MS) {
         peer.previous = null;
       }
     }
