@@ -56,6 +56,7 @@ export const builtinPlugins: readonly BuiltinPlugin[] = Object.freeze([
       dataDir: { type: 'string', minLength: 1 },
       maxConnections: POSITIVE,
       maxInboxMessages: POSITIVE,
+      maxReceivedFiles: POSITIVE,
       maxStoredBytes: POSITIVE,
       retentionHours: { type: 'number', minimum: 0 },
     }),

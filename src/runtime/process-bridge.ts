@@ -6,7 +6,9 @@
  * Flow control: child → host writes are requests answered when the host stream accepted the data (the child
  * awaits each answer). Host → child data pauses every stream of the plugin while the child's stdin is
  * saturated, and the child can pause/resume single streams. Datagrams and events are dropped (and counted)
- * while stdin is saturated: both are lossy by contract.
+ * while stdin is saturated: both are lossy by contract. The channel (ndjson-channel.ts) bounds the rest: a
+ * child's requests in flight (a child that does not await its `stream.write` answers cannot queue unbounded data
+ * in a stream) and what is queued on its stdin (ERR_PLUGIN_OVERLOADED).
  */
 import { formatAddr, parseAddr } from '../coreapi/addr.js';
 import { InvalidArgumentError } from '../coreapi/errors.js';

@@ -10,6 +10,9 @@
  * - stop: send `stop`, close stdin, wait for the exit; SIGTERM after `exitGraceMs`, SIGKILL when the stop
  *   budget runs out. `stop` resolves only once the child is gone.
  * - health: a `health` request, bounded by `healthTimeoutMs`.
+ * - flooding: the host answers at most `maxInFlightRequests` of the child's requests at once and otherwise stops
+ *   reading its stdout (backpressure); a child that leaves more than `maxPendingOutputBytes` unread on its
+ *   stdin is failed with ERR_PLUGIN_OVERLOADED and killed (ndjson-channel.ts), then restarted by the supervisor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { formatAddr } from '../coreapi/addr.js';
@@ -19,7 +22,7 @@ import type { Deps, HealthStatus, Service } from '../coreapi/service.js';
 import { PluginProcessError, PluginProtocolError } from '../coreapi/service-errors.js';
 import { MAX_TIMER_MS } from '../coreapi/timers.js';
 import { CORE_API_VERSION } from '../coreapi/version.js';
-import { NdjsonChannel } from './ndjson-channel.js';
+import { NdjsonChannel, PluginOverloadedError, type NdjsonChannelStats } from './ndjson-channel.js';
 import { HEALTH_LEVELS, ProcessBridge } from './process-bridge.js';
 
 export interface ProcessServiceOptions {
@@ -36,6 +39,12 @@ export interface ProcessServiceOptions {
   readonly exitGraceMs?: number;
   readonly healthTimeoutMs?: number;
   readonly maxLineBytes?: number;
+  /** The child's requests answered at once before its stdout is no longer read (default 1024). */
+  readonly maxInFlightRequests?: number;
+  /** Bytes of those requests' lines (default 32 MiB). */
+  readonly maxInFlightBytes?: number;
+  /** Bytes queued on the child's stdin that fail the plugin with ERR_PLUGIN_OVERLOADED (default 32 MiB). */
+  readonly maxPendingOutputBytes?: number;
 }
 
 const SCRIPT_RE = /\.(m|c)?js$/;
@@ -90,6 +99,11 @@ export class ProcessService implements Service {
     if (opts.optional !== undefined) this.optional = opts.optional;
   }
 
+  /** Flow-control numbers of the channel to the current child (null before the first start). */
+  get channelStats(): NdjsonChannelStats | null {
+    return this.#channel?.stats ?? null;
+  }
+
   /** The child's pid while it runs. */
   get pid(): number | undefined {
     return this.#child && !exited(this.#child) ? this.#child.pid : undefined;
@@ -126,12 +140,15 @@ export class ProcessService implements Service {
       input: child.stdout as NonNullable<ChildProcess['stdout']>,
       output: child.stdin as NonNullable<ChildProcess['stdin']>,
       maxLineBytes: this.#opts.maxLineBytes,
+      maxInFlightRequests: this.#opts.maxInFlightRequests,
+      maxInFlightBytes: this.#opts.maxInFlightBytes,
+      maxPendingOutputBytes: this.#opts.maxPendingOutputBytes,
       onRequest: (method, params) => this.#bridge?.handleRequest(method, params),
       onNotification: (method, params) => this.#bridge?.handleNotification(method, params),
       onMalformed: (line, reason) =>
         log.warn({ reason, line: line.slice(0, 200) }, 'malformed plugin message'),
       onClose: (err) => {
-        if (err instanceof PluginProtocolError) {
+        if (err instanceof PluginProtocolError || err instanceof PluginOverloadedError) {
           deps.tasks.fail(err);
           child.kill('SIGKILL');
           return;

@@ -6,7 +6,8 @@
  * Types: 1 TEXT, 2 BINARY, 3 JSON, 4 FILE. A FILE payload is `name length u16 BE | name (UTF-8) | file data`;
  * the limit applies to the whole payload on the wire. Any other type number is carried as is and named
  * `UNKNOWN(n)`. {@link FrameReader} decodes incrementally from stream chunks and never buffers more than one
- * frame plus the chunk in hand.
+ * frame plus the chunk in hand; small chunks are copied together, so a frame arriving a byte per packet costs
+ * about its own size in memory, not one Buffer object (and its packet) per byte.
  */
 import { InvalidArgumentError } from '../../coreapi/errors.js';
 import { FrameMalformedError, FrameTooLargeError, FrameTruncatedError } from './errors.js';
@@ -22,6 +23,13 @@ export const FRAME_HEADER_SIZE = 8;
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
 /** Largest FILE name in bytes (u16 length). */
 export const MAX_FILENAME_BYTES = 0xffff;
+/**
+ * {@link FrameReader}: chunks shorter than this are copied into a staging buffer instead of being kept as they
+ * are (a kept chunk holds a Buffer object and often the whole packet it is a view of).
+ */
+export const SMALL_CHUNK_BYTES = 1024;
+/** {@link FrameReader}: largest staging buffer small chunks are copied into. */
+export const STAGING_BYTES = 16 * 1024;
 
 export interface Frame {
   /** 1 TEXT, 2 BINARY, 3 JSON, 4 FILE (other values are passed through). */
@@ -113,10 +121,19 @@ enum ReaderStage {
  * Incremental frame decoder: `push()` stream chunks, then `read()` frames until it returns null. A malformed
  * or oversized frame throws a typed error from `push()`, and every later `push()` throws it again (the
  * stream is unusable). `end()` throws ERR_DATAEXCHANGE_TRUNCATED if a partial frame is pending.
+ *
+ * Memory stays bounded by the bytes buffered: a chunk of at least {@link SMALL_CHUNK_BYTES} is kept as is
+ * (zero-copy); smaller ones are copied into a staging buffer sized to what the current header or payload still
+ * needs (at most {@link STAGING_BYTES}), so a peer sending one byte per packet cannot make the reader hold one
+ * Buffer (and its packet) per byte until the frame completes.
  */
 export class FrameReader {
   readonly #maxPayload: number;
+  /** Buffered data in order; the staging buffer's filled part follows them. */
   #chunks: Buffer[] = [];
+  /** Where small chunks are copied, or null. */
+  #staging: Buffer | null = null;
+  #stagingLen = 0;
   /** Offset of unread data in the first chunk. */
   #offset = 0;
   #buffered = 0;
@@ -135,10 +152,19 @@ export class FrameReader {
     return this.#buffered + (this.#stage === ReaderStage.Payload ? FRAME_HEADER_SIZE : 0);
   }
 
+  /** Buffers the reader holds for data not yet decoded (the staging buffer included): for memory checks. */
+  get heldBuffers(): number {
+    return this.#chunks.length + (this.#staging ? 1 : 0);
+  }
+
   push(chunk: Uint8Array): void {
     if (this.#error) throw this.#error;
     if (chunk.length === 0) return;
-    this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    if (chunk.length < SMALL_CHUNK_BYTES) this.#stageCopy(chunk);
+    else {
+      this.#flushStaging();
+      this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    }
     this.#buffered += chunk.length;
     try {
       this.#decode();
@@ -146,6 +172,8 @@ export class FrameReader {
       this.#stage = ReaderStage.Failed;
       this.#error = err as Error;
       this.#chunks = [];
+      this.#staging = null;
+      this.#stagingLen = 0;
       this.#buffered = 0;
       throw err;
     }
@@ -162,6 +190,32 @@ export class FrameReader {
     if (this.buffered > 0) {
       throw new FrameTruncatedError(`stream ended inside a frame (${this.buffered} bytes pending)`);
     }
+  }
+
+  /** Copy a small chunk behind the buffered data, into the staging buffer (a new one when it is full). */
+  #stageCopy(chunk: Uint8Array): void {
+    if (this.#staging && this.#staging.length - this.#stagingLen < chunk.length) this.#flushStaging();
+    if (!this.#staging) {
+      // Sized to what the current header or payload still lacks: no more room than the frame will use.
+      const unit = this.#stage === ReaderStage.Payload ? this.#length : FRAME_HEADER_SIZE;
+      const need = Math.max(unit - this.#buffered, chunk.length);
+      this.#staging = Buffer.allocUnsafeSlow(Math.max(chunk.length, Math.min(need, STAGING_BYTES)));
+      this.#stagingLen = 0;
+    }
+    this.#staging.set(chunk, this.#stagingLen);
+    this.#stagingLen += chunk.length;
+  }
+
+  /** Move the staging buffer's data to the chunk list (copied to a right-sized buffer when mostly empty). */
+  #flushStaging(): void {
+    const staging = this.#staging;
+    if (!staging) return;
+    const len = this.#stagingLen;
+    this.#staging = null;
+    this.#stagingLen = 0;
+    if (len === 0) return;
+    const filled = staging.subarray(0, len);
+    this.#chunks.push(len * 2 >= staging.length ? filled : Buffer.from(filled));
   }
 
   #decode(): void {
@@ -186,9 +240,10 @@ export class FrameReader {
 
   /** Remove exactly `n` buffered bytes (n <= buffered); zero-copy when they sit in one chunk. */
   #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    this.#flushStaging();
     this.#buffered -= n;
     const first = this.#chunks[0];
-    if (n === 0) return Buffer.alloc(0);
     if (first.length - this.#offset >= n) {
       const out = first.subarray(this.#offset, this.#offset + n);
       this.#offset += n;

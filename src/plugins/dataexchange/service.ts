@@ -24,6 +24,7 @@ import type { Listener, Stream } from '../../coreapi/streams.js';
 import { FRAME_FILE, FRAME_TEXT, FrameReader, encodeFrame, frameTypeName, type Frame } from './frame.js';
 import {
   DEFAULT_MAX_INBOX_MESSAGES,
+  DEFAULT_MAX_RECEIVED_FILES,
   DEFAULT_MAX_STORED_BYTES,
   StorageQuota,
   type StorageUsage,
@@ -55,6 +56,8 @@ export interface DataExchangeOptions {
   readonly maxConnections: number;
   /** Most message files kept in `inbox/` (default 10000). */
   readonly maxInboxMessages: number;
+  /** Most files kept in `received/` (default 10000): empty files cost no bytes, so they are counted too. */
+  readonly maxReceivedFiles: number;
   /** Most bytes (file sizes on disk) kept in `inbox/` + `received/` together (default 1 GiB). */
   readonly maxStoredBytes: number;
   /** Files older than this many hours are deleted (0, the default, keeps everything). */
@@ -103,7 +106,7 @@ function nonNegativeNumber(config: Readonly<Record<string, unknown>>, key: strin
 
 /**
  * Validate the plugin config: `port`, `dataDir` (`~/` expanded), `maxConnections`, `maxInboxMessages`,
- * `maxStoredBytes`, `retentionHours`. Throws ERR_INVALID_ARG naming the key.
+ * `maxReceivedFiles`, `maxStoredBytes`, `retentionHours`. Throws ERR_INVALID_ARG naming the key.
  */
 export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): DataExchangeOptions {
   const port = config.port ?? PORT_DATA_EXCHANGE;
@@ -124,6 +127,7 @@ export function dataExchangeOptions(config: Readonly<Record<string, unknown>>): 
     dataDir,
     maxConnections: positiveInteger(config, 'maxConnections', 256),
     maxInboxMessages: positiveInteger(config, 'maxInboxMessages', DEFAULT_MAX_INBOX_MESSAGES),
+    maxReceivedFiles: positiveInteger(config, 'maxReceivedFiles', DEFAULT_MAX_RECEIVED_FILES),
     maxStoredBytes: positiveInteger(config, 'maxStoredBytes', DEFAULT_MAX_STORED_BYTES),
     retentionHours: nonNegativeNumber(config, 'retentionHours'),
   };
@@ -204,15 +208,20 @@ export class DataExchangeService implements Service {
     return this.#quota?.usage ?? { inboxMessages: 0, storedBytes: 0 };
   }
 
+  /** Files in `received/` counted against `maxReceivedFiles` (stored plus being written); zero before start. */
+  get receivedFiles(): number {
+    return this.#quota?.receivedFiles ?? 0;
+  }
+
   async start(deps: Deps): Promise<void> {
     if (this.#state !== 'idle') throw new InvalidArgumentError('dataexchange: already started');
     this.#options = dataExchangeOptions({ ...deps.config, ...this.#config });
     this.#events = deps.events;
     this.#log = deps.logger;
-    const { dataDir, maxInboxMessages, maxStoredBytes } = this.#options;
+    const { dataDir, maxInboxMessages, maxReceivedFiles, maxStoredBytes } = this.#options;
     this.#quota = new StorageQuota(
       dataDir,
-      { maxInboxMessages, maxStoredBytes },
+      { maxInboxMessages, maxReceivedFiles, maxStoredBytes },
       {
         ...(this.#hooks.now ? { now: this.#hooks.now } : {}),
         onScanError: (err) => this.#log?.warn({ err, dataDir }, 'data exchange: cannot scan storage usage'),
@@ -376,7 +385,7 @@ export class DataExchangeService implements Service {
     const isFile = frame.type === FRAME_FILE && !!frame.filename;
     try {
       const doc = isFile ? frame.payload : encodeInboxMessage(frame.type, from, frame.payload, now);
-      const decision = await quota.reserve(isFile ? 0 : 1, doc.length);
+      const decision = await quota.reserve(isFile ? 0 : 1, doc.length, isFile ? 1 : 0);
       if (!decision.ok) {
         this.#stats.quotaRejected++;
         this.#log?.debug({ from, type, bytes, reason: decision.reason }, 'data exchange: quota exceeded');
