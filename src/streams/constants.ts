@@ -14,6 +14,13 @@ export const WINDOW_UNIT = 4096;
 export const MAX_SEGMENT = 65535;
 /** Largest IPv4 UDP payload. */
 export const MAX_UDP_PAYLOAD = 65507;
+/** Bytes the beacon Relay message adds in front of a tunnel frame (type 1 + sender 4 + destination 4). */
+export const RELAY_HEADER_SIZE = 9;
+/**
+ * Largest packet payload (65,428 bytes) that fits one UDP datagram with the tunnel's overhead and the relay
+ * header: the limit of a datagram and of a stream segment, so whatever is sent can also be relayed.
+ */
+export const MAX_PACKET_PAYLOAD = MAX_UDP_PAYLOAD - RELAY_HEADER_SIZE - TUNNEL_OVERHEAD - HEADER_SIZE;
 /** Segment sizes path-MTU probing tries, in order (payload bytes). */
 export const PMTU_PROBE_SIZES = [4096, 8192, 16384, 32768] as const;
 

@@ -30,13 +30,7 @@ import {
   type Packet,
 } from '../transport/packet.js';
 import { Connection, type ConnHost } from './connection.js';
-import {
-  HEADER_SIZE,
-  MAX_SYN_SOURCES,
-  MAX_UDP_PAYLOAD,
-  PMTU_PROBE_SIZES,
-  TUNNEL_OVERHEAD,
-} from './constants.js';
+import { MAX_PACKET_PAYLOAD, MAX_SYN_SOURCES, PMTU_PROBE_SIZES } from './constants.js';
 import { PortDatagramSocket } from './datagram-socket.js';
 import { IdleTimeoutError, StackClosedError } from './errors.js';
 import { PortListener } from './listener.js';
@@ -95,13 +89,11 @@ interface PendingPing {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
-/** Bytes the beacon Relay message adds in front of a tunnel frame (type 1 + sender 4 + destination 4). */
-const RELAY_HEADER_SIZE = 9;
 /**
  * Largest datagram payload (65,428 bytes) that fits one UDP datagram with the tunnel's overhead and the relay
  * header, so every datagram `sendDatagram` accepts can also go through the beacon relay.
  */
-export const MAX_DATAGRAM_PAYLOAD = MAX_UDP_PAYLOAD - RELAY_HEADER_SIZE - TUNNEL_OVERHEAD - HEADER_SIZE;
+export const MAX_DATAGRAM_PAYLOAD = MAX_PACKET_PAYLOAD;
 
 export class StreamStack extends EventEmitter implements Streams, ConnHost {
   readonly config: StreamConfig;

@@ -79,9 +79,10 @@ export function resolveStreamConfig(opts: Partial<StreamConfig> = {}): StreamCon
     if (typeof v === 'number' && !(v >= 0))
       throw new RangeError(`stream option ${k} must be a non-negative number`);
   }
-  if (cfg.mss < 64 || cfg.mss > K.MAX_UDP_PAYLOAD - K.TUNNEL_OVERHEAD - K.HEADER_SIZE) {
-    throw new RangeError(`stream option mss out of range: ${cfg.mss}`);
+  // A segment must fit one UDP datagram also through the beacon relay (its 9-byte header).
+  if (cfg.mss < 64 || cfg.mss > K.MAX_PACKET_PAYLOAD) {
+    throw new RangeError(`stream option mss out of range: ${cfg.mss} (64-${K.MAX_PACKET_PAYLOAD})`);
   }
-  cfg.maxMss = Math.max(cfg.mss, Math.min(cfg.maxMss, K.MAX_UDP_PAYLOAD - K.TUNNEL_OVERHEAD - K.HEADER_SIZE));
+  cfg.maxMss = Math.max(cfg.mss, Math.min(cfg.maxMss, K.MAX_PACKET_PAYLOAD));
   return cfg;
 }

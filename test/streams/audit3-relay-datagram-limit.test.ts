@@ -7,7 +7,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createBeacon, encodeDiscover } from '../../src/beacon/index.js';
 import type { Datagram } from '../../src/coreapi/streams.js';
+import { MAX_PACKET_PAYLOAD } from '../../src/streams/constants.js';
 import { MAX_DATAGRAM_PAYLOAD } from '../../src/streams/stack.js';
+import { resolveStreamConfig } from '../../src/streams/stream-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { pair, randomData } from './helpers.js';
 
@@ -52,5 +54,14 @@ describe('datagrams at the size limit through the beacon relay', () => {
       details: { size: MAX_DATAGRAM_PAYLOAD + 1, max: MAX_DATAGRAM_PAYLOAD },
     });
     expect(a.tunnel.counters().drops.oversized).toBe(0);
+  });
+});
+
+describe('stream segments at the size limit', () => {
+  it('the segment size options stop where a segment still fits through the relay', () => {
+    expect(resolveStreamConfig({ mss: MAX_PACKET_PAYLOAD }).mss).toBe(65_428);
+    // One byte more could not be relayed (it was accepted before, then dropped as oversized when relayed).
+    expect(() => resolveStreamConfig({ mss: MAX_PACKET_PAYLOAD + 1 })).toThrow(RangeError);
+    expect(resolveStreamConfig({ maxMss: 70_000 }).maxMss).toBe(MAX_PACKET_PAYLOAD);
   });
 });
