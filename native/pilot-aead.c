@@ -21,6 +21,8 @@
 #define NONCE_SIZE 12
 #define TAG_SIZE 16
 
+static const napi_type_tag AEAD_TAG = {0x70696c6f74616561ULL, 0x6164636f6e746578ULL};
+
 typedef struct {
   EVP_CIPHER_CTX *enc;
   EVP_CIPHER_CTX *dec;
@@ -33,9 +35,14 @@ static void ctx_free(aead_ctx *c) {
   free(c);
 }
 
+/* What a context holds outside the JS heap (two OpenSSL cipher contexts with their key schedules), told to
+ * V8 so that it collects unreachable contexts in time. */
+#define CTX_EXTERNAL_BYTES 2048
+
 static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -CTX_EXTERNAL_BYTES, &ignored);
   ctx_free((aead_ctx *)data);
 }
 
@@ -64,17 +71,20 @@ static napi_value create(napi_env env, napi_callback_info info) {
     return fail(env, "ERR_NATIVE_AEAD", "AES-256-GCM initialisation failed");
   }
   napi_value ext;
-  if (napi_create_external(env, c, finalize, NULL, &ext) != napi_ok) {
+  if (napi_create_external(env, c, finalize, NULL, &ext) != napi_ok ||
+      napi_type_tag_object(env, ext, &AEAD_TAG) != napi_ok) {
     ctx_free(c);
     return fail(env, "ERR_NATIVE_AEAD", "could not wrap the context");
   }
+  int64_t ignored;
+  napi_adjust_external_memory(env, CTX_EXTERNAL_BYTES, &ignored);
   return ext;
 }
 
 typedef struct {
   aead_ctx *ctx;
   unsigned char *buf;
-  const unsigned char *iv;
+  unsigned char iv[NONCE_SIZE]; /* a copy: the buffer's bytes at ivOff may be decrypted in place */
   const unsigned char *aad;
   size_t aad_len;
   size_t off;
@@ -96,7 +106,11 @@ static int read_args(napi_env env, napi_callback_info info, call_args *a) {
   uint32_t iv_off = 0;
   uint32_t off = 0;
   uint32_t len = 0;
-  if (napi_get_value_external(env, argv[0], &ctx) != napi_ok || ctx == NULL ||
+  napi_valuetype type;
+  bool ours = false;
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, argv[0], &AEAD_TAG, &ours) != napi_ok || !ours ||
+      napi_get_value_external(env, argv[0], &ctx) != napi_ok || ctx == NULL ||
       napi_get_buffer_info(env, argv[1], &buf, &blen) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &iv_off) != napi_ok ||
       napi_get_buffer_info(env, argv[3], &aad, &a->aad_len) != napi_ok ||
@@ -105,14 +119,15 @@ static int read_args(napi_env env, napi_callback_info info, call_args *a) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "bad argument types");
     return 0;
   }
-  if ((size_t)iv_off + NONCE_SIZE > blen || (size_t)off + len + TAG_SIZE > blen || len > INT32_MAX ||
-      a->aad_len > INT32_MAX) {
+  /* No sums: size_t is 32 bits on 32-bit platforms. */
+  if (iv_off > blen || blen - iv_off < NONCE_SIZE || off > blen || blen - off < TAG_SIZE ||
+      len > blen - off - TAG_SIZE || len > INT32_MAX || a->aad_len > INT32_MAX) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "range outside the buffer");
     return 0;
   }
   a->ctx = (aead_ctx *)ctx;
   a->buf = (unsigned char *)buf;
-  a->iv = (const unsigned char *)buf + iv_off;
+  memcpy(a->iv, (const unsigned char *)buf + iv_off, NONCE_SIZE);
   a->aad = (const unsigned char *)aad;
   a->off = off;
   a->len = len;
@@ -157,7 +172,11 @@ static napi_value open_frame(napi_env env, napi_callback_info info) {
   if (!ok && touched) {
     /* The same key stream again gives the ciphertext back; the tag bytes were never written. */
     unsigned char scratch[TAG_SIZE];
-    if (!encrypt_in_place(&a, scratch)) return fail(env, "ERR_NATIVE_AEAD", "restore failed");
+    if (!encrypt_in_place(&a, scratch)) {
+      /* Never leave unauthenticated plaintext behind. */
+      memset(a.buf + a.off, 0, a.len);
+      return fail(env, "ERR_NATIVE_AEAD", "restore failed");
+    }
     memcpy(tag_at, tag, TAG_SIZE);
   }
   napi_value result;

@@ -6,8 +6,10 @@
  * Loaded once; `null` when it is not built, fails its known-answer check, or `PILOT_NATIVE=0` is set, and
  * then sessions use node:crypto. `aeadBackend()` says which one is in use.
  */
-import { createCipheriv } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { createCipheriv, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 /** An opaque per-key context (an external holding the OpenSSL contexts; freed by GC). */
 export type NativeAeadContext = object;
@@ -49,11 +51,18 @@ function knownAnswer(m: NativeAead): boolean {
 
 function load(): NativeAead | null {
   if (process.env.PILOT_NATIVE === '0') return null;
-  const require = createRequire(import.meta.url);
   for (const path of CANDIDATES) {
+    const file = fileURLToPath(new URL(path, import.meta.url));
     let m: NativeAead;
     try {
-      m = require(path) as NativeAead;
+      // build.mjs writes the digest only after the addon loaded and passed its check in a child process: a
+      // truncated or replaced file (which dlopen can turn into SIGBUS) is never mapped.
+      const want = readFileSync(`${file}.sha256`, 'utf8').trim();
+      if (createHash('sha256').update(readFileSync(file)).digest('hex') !== want) return null;
+      // RTLD_NOW: a symbol this node does not export fails here, not as a process exit at the first call.
+      const mod = { exports: {} };
+      process.dlopen(mod, file, constants.dlopen.RTLD_NOW);
+      m = mod.exports as NativeAead;
     } catch {
       continue;
     }

@@ -20,7 +20,7 @@ import {
   type CipherGCM,
   type DecipherGCM,
 } from 'node:crypto';
-import { NONCE_SIZE, PILS_HEADER_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
+import { NONCE_SIZE, PILS_HEADER_SIZE, PILS_MIN_SIZE, TAG_SIZE, MAGIC_PILS } from './frames.js';
 import { nativeAead, type NativeAead, type NativeAeadContext } from './native-aead.js';
 import { ReplayVerdict, ReplayWindow, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
 
@@ -189,6 +189,7 @@ export class Session {
    * (the plaintext is a view into it); a frame that fails to authenticate is left as it was.
    */
   open(frame: Buffer): OpenResult {
+    if (frame.length < PILS_MIN_SIZE) return OpenResult.BadTag;
     const tagAt = frame.length - TAG_SIZE;
     const prefix = frame.readUInt32BE(8);
     const counter = frame.readUInt32BE(12) * TWO32 + frame.readUInt32BE(16);

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { aeadBackend, nativeAead, type NativeAead } from '../../../src/transport/native-aead.js';
 import { OpenResult, Session, type TunnelCryptoSuite } from '../../../src/transport/session.js';
 
-const BUILT = existsSync(new URL('../../../native/build/Release/pilot_aead.node', import.meta.url));
+const BUILT =
+  existsSync(new URL('../../../native/build/Release/pilot_aead.node', import.meta.url)) &&
+  existsSync(new URL('../../../native/build/Release/pilot_aead.node.sha256', import.meta.url));
 
 /** Every AES-GCM implementation this machine has: node:crypto always, the addon when it was built. */
 const BACKENDS: [string, NativeAead | null][] = [['node:crypto', null]];
