@@ -839,13 +839,8 @@ export class UdpTunnel extends EventEmitter {
     }
     let session = held;
     if (session === null) {
-      let shared: Buffer;
-      try {
-        shared = x25519Shared(this.#x, x);
-      } catch {
-        return this.#drop('kx_bad_key', peer);
-      }
-      session = this.#newSession(nodeId, shared, x, authenticated);
+      session = this.#newSession(peer, x, authenticated);
+      if (session === null) return;
     }
     this.#clearCandidate(peer);
     const rekeyed = peer.session !== null;
@@ -876,12 +871,20 @@ export class UdpTunnel extends EventEmitter {
     this.emit('established', ev);
   }
 
-  #newSession(nodeId: number, shared: Buffer, x: Buffer, authenticated: boolean): Session {
+  /** The session keyed with the peer's X25519 key `x`, or null (counted as `kx_bad_key`) when it is unusable. */
+  #newSession(peer: Peer, x: Buffer, authenticated: boolean): Session | null {
+    let shared: Buffer;
+    try {
+      shared = x25519Shared(this.#x, x);
+    } catch {
+      this.#drop('kx_bad_key', peer);
+      return null;
+    }
     return new Session({
       suite: this.suite,
       shared,
       localNodeId: this.#nodeId,
-      remoteNodeId: nodeId,
+      remoteNodeId: peer.nodeId,
       remoteX25519: x,
       authenticated,
       replayWindow: this.#replayWindow,
@@ -903,13 +906,9 @@ export class UdpTunnel extends EventEmitter {
     relayed: boolean,
     now: number,
   ): void {
-    let shared: Buffer;
-    try {
-      shared = x25519Shared(this.#x, x);
-    } catch {
-      return this.#drop('kx_bad_key', peer);
-    }
-    peer.candidate = this.#newSession(peer.nodeId, shared, x, authenticated);
+    const candidate = this.#newSession(peer, x, authenticated);
+    if (candidate === null) return;
+    peer.candidate = candidate;
     peer.candidateEd = ed;
     peer.candidateSig = sig;
     peer.candidateSent = peer.session === null ? 0 : peer.session.sent;
