@@ -380,12 +380,11 @@ export class Connection extends Duplex implements Stream {
   #onAck(ack: number, pure: boolean, now: number): void {
     if (seqGt(ack, this.#sndNxt)) return;
     if (seqGt(ack, this.#sndUna)) {
-      let rttSample = -1;
       this.#rateSeg = null;
-      const acked = this.#queue.ackUpTo(ack, (s) => {
-        if (s.tx === 1 && !s.sacked) rttSample = now - s.sentAt;
-        if (!s.sacked) this.#onDelivered(s, now);
-      });
+      this.#ackedAt = now;
+      this.#ackedRtt = -1;
+      const acked = this.#queue.ackUpTo(ack, this.#onAckedSeg);
+      let rttSample = this.#ackedRtt;
       const wasFinPending = this.#finSeg !== null && !this.#finAcked;
       this.#sndUna = ack;
       this.#dupAcks = 0;
@@ -459,6 +458,15 @@ export class Connection extends Duplex implements Stream {
 
   #onSackedSeg = (s: Segment): void => {
     this.#onDelivered(s, performance.now());
+  };
+
+  /** `ackUpTo`'s callback (one bound function, no closure per ACK): the time of the ACK and its RTT sample. */
+  #ackedAt = 0;
+  #ackedRtt = -1;
+  readonly #onAckedSeg = (s: Segment): void => {
+    if (s.sacked) return;
+    if (s.tx === 1) this.#ackedRtt = this.#ackedAt - s.sentAt;
+    this.#onDelivered(s, this.#ackedAt);
   };
 
   /** A segment reached the peer (acked or sacked): advance delivery state, remember the rate-sample source. */
