@@ -12,7 +12,7 @@
  * when the socket blocks and cleared when it drains). A client that reads, however slowly, is kept.
  */
 import type { Socket } from 'node:net';
-import { formatAddr, type Addr } from '../coreapi/addr.js';
+import { formatAddr, isBroadcastAddr, type Addr } from '../coreapi/addr.js';
 import {
   AbortError,
   ClosedError,
@@ -28,6 +28,7 @@ import {
   errorToWire,
   IpcMalformedError,
   IpcUnknownCommandError,
+  IpcUnsupportedError,
   WIRE_ERROR_STATUS,
   type WireError,
 } from './errors.js';
@@ -105,6 +106,12 @@ const DAEMON_ONLY = new Set<string>([
  */
 export const MAX_PENDING_REPLIES = 128;
 
+/** The reference's error for a datagram to a broadcast address (node 0xFFFFFFFF), reference §6.9. */
+export const BROADCAST_UNAVAILABLE = 'broadcast is not available — custom networks are WIP';
+
+/** Fills the reply slot of a request that is not answered on success. */
+const NO_REPLY = Buffer.alloc(0);
+
 export class IpcSession implements ConnHost {
   readonly id: number;
   readonly #socket: Socket;
@@ -160,7 +167,8 @@ export class IpcSession implements ConnHost {
     this.#log = deps.logger.child({ ipcClient: id });
     this.#writer = new FrameWriter(socket);
     this.#slots = new ReplySlots((m) => {
-      this.#write(m);
+      // An empty message fills the slot of a request that has no reply on success (SendTo).
+      if (m.length > 0) this.#write(m);
       if (this.#inputPaused && !this.#pumpScheduled) {
         this.#pumpScheduled = true;
         setImmediate(this.#pump);
@@ -412,7 +420,7 @@ export class IpcSession implements ConnHost {
         return this.#sendTo(msg.addr, msg.port, msg.data);
       case 'sendToConfirm':
         return this.#reply(async () => {
-          await this.#deps.streams.sendDatagram(msg.addr, msg.port, msg.data);
+          await this.#sendDatagram(msg.addr, msg.port, msg.data);
           return encodeMessage({ type: 'sendToOK' });
         });
       case 'bindDatagram':
@@ -709,8 +717,12 @@ export class IpcSession implements ConnHost {
       const error: WireError = { status: WIRE_ERROR_STATUS, code: 'ERR_CLOSED', text };
       this.#write(encodeMessage({ type: 'streamError', connId, error }));
     } else {
-      // The reference answers a failed Send with an unsolicited Error.
-      this.#write(encodeMessage({ type: 'error', status: WIRE_ERROR_STATUS, text }));
+      // The reference answers a failed Send with an Error, which its driver takes as the answer to the oldest
+      // waiting request: it must come after the replies to the requests sent before this Send.
+      this.#slots.fill(
+        this.#slots.reserve(),
+        encodeMessage({ type: 'error', status: WIRE_ERROR_STATUS, text }),
+      );
     }
   }
 
@@ -750,10 +762,24 @@ export class IpcSession implements ConnHost {
   }
 
   #sendTo(addr: Addr, port: number, data: Buffer): void {
-    this.#deps.streams.sendDatagram(addr, port, data).catch((err: unknown) => {
-      // Reference behaviour: no reply on success, an unsolicited Error on failure.
-      this.#write(this.#errorMessage(err));
-    });
+    // Reference behaviour: no reply on success, an Error on failure. The Error answers like a reply (the
+    // reference driver gives it to the oldest waiting request), so it keeps its place in request order; on
+    // success the slot is filled with nothing.
+    const slot = this.#slots.reserve();
+    this.#sendDatagram(addr, port, data)
+      .then(
+        () => this.#slots.fill(slot, NO_REPLY),
+        (err: unknown) => this.#slots.fill(slot, this.#errorMessage(err)),
+      )
+      .catch((err: unknown) => this.#internal(err));
+  }
+
+  /** Send a client's datagram. Broadcast is refused with the reference's text (reference §6.9). */
+  async #sendDatagram(addr: Addr, port: number, data: Buffer): Promise<void> {
+    if (isBroadcastAddr(addr)) {
+      throw new IpcUnsupportedError(BROADCAST_UNAVAILABLE, { details: { addr: formatAddr(addr), port } });
+    }
+    await this.#deps.streams.sendDatagram(addr, port, data);
   }
 
   #remember(connId: number): void {
