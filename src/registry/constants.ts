@@ -38,6 +38,8 @@ export const MAX_OWNER_LENGTH = 256;
 export const MAX_TAGS = 10;
 /** Simultaneous connections a server accepts before answering ERR_REGISTRY_BUSY. */
 export const DEFAULT_MAX_CONNECTIONS = 16_384;
+/** Simultaneous connections from one source IP (ours: one client cannot take every slot). */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1024;
 /** Protocol errors (bad JSON, unknown type, bad field) one connection may cause before it is closed. */
 export const DEFAULT_MAX_PROTOCOL_ERRORS = 64;
 /** Unsent answer bytes after which the server stops reading a connection until it drains. */

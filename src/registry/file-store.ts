@@ -53,8 +53,9 @@ export class FileStore implements RegistryStore {
       throw ioError(`cannot read registry store ${this.path}`, err);
     }
     if (text.trim() === '') return null;
+    let data: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      data = JSON.parse(text) as unknown;
     } catch (err) {
       throw new RegistryStoreError(
         'ERR_REGISTRY_STORE_CORRUPT',
@@ -62,6 +63,14 @@ export class FileStore implements RegistryStore {
         { cause: err },
       );
     }
+    if (data === null) {
+      // null means "no store" to the server: a file holding JSON null must not be treated as empty.
+      throw new RegistryStoreError(
+        'ERR_REGISTRY_STORE_CORRUPT',
+        `registry store ${this.path} holds JSON null, not a snapshot; refusing to start over it`,
+      );
+    }
+    return data;
   }
 
   async save(snapshot: SnapshotSource): Promise<void> {

@@ -13,8 +13,13 @@ export function encodeFrame(text: string): Buffer {
   return out;
 }
 
-/** Called once per complete frame; the payload view is valid only during the call. */
-export type FrameHandler = (payload: Buffer) => void;
+/**
+ * Called once per complete frame; the payload view is valid only during the call. Returning `false` holds the
+ * rest of the input (see {@link FrameDecoder.held}); any other result (void included) continues.
+ */
+export type FrameHandler = (payload: Buffer) => unknown;
+
+const EMPTY = Buffer.alloc(0);
 
 /** Incremental frame reassembly with a size limit. */
 export class FrameDecoder {
@@ -25,6 +30,7 @@ export class FrameDecoder {
   #need = -1;
   #oversized = -1;
   #stopped = false;
+  #held = false;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -40,6 +46,19 @@ export class FrameDecoder {
     return this.#partsLength;
   }
 
+  /**
+   * True when the last `push` stopped early because the handler returned false; the undelivered bytes are kept
+   * and {@link resume} delivers them.
+   */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /** Deliver frames held back by a handler that returned false (same result as {@link push}). */
+  resume(onFrame: FrameHandler): boolean {
+    return this.push(EMPTY, onFrame);
+  }
+
   /** Stop delivering frames (the rest of the current chunk and later chunks are ignored). */
   stop(): void {
     this.#stopped = true;
@@ -53,10 +72,13 @@ export class FrameDecoder {
    */
   push(chunk: Buffer, onFrame: FrameHandler): boolean {
     if (this.#stopped) return true;
+    this.#held = false;
     let buf = chunk;
     if (this.#partsLength > 0) {
-      this.#parts.push(chunk);
-      this.#partsLength += chunk.length;
+      if (chunk.length > 0) {
+        this.#parts.push(chunk);
+        this.#partsLength += chunk.length;
+      }
       if (this.#need < 0 && this.#partsLength >= 4) {
         const head = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
         this.#parts = [head];
@@ -65,7 +87,7 @@ export class FrameDecoder {
         this.#need = 4 + len;
       }
       if (this.#need < 0 || this.#partsLength < this.#need) return true;
-      buf = Buffer.concat(this.#parts, this.#partsLength);
+      buf = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts, this.#partsLength);
       this.#parts = [];
       this.#partsLength = 0;
       this.#need = -1;
@@ -76,9 +98,18 @@ export class FrameDecoder {
       if (len > this.#maxBytes) return this.#overflow(len);
       const end = off + 4 + len;
       if (end > buf.length) break;
-      onFrame(buf.subarray(off + 4, end));
+      const more = onFrame(buf.subarray(off + 4, end));
       if (this.#stopped) return true;
       off = end;
+      if (more === false && off < buf.length) {
+        // Keep the rest undecoded; its header is checked against the limit when it is delivered.
+        const rest = buf.subarray(off);
+        this.#parts = [rest];
+        this.#partsLength = rest.length;
+        this.#need = -1;
+        this.#held = true;
+        return true;
+      }
     }
     if (off < buf.length) {
       const rest = buf.subarray(off);

@@ -97,8 +97,16 @@ export const register: Handler = (msg, ctx, env) => {
     rec = state.createNode(newId as number, key);
   }
   if (owner !== undefined) {
-    const ownerId = state.idForOwner(owner);
-    state.setOwner(rec, owner, ownerId === undefined || state.node(ownerId) === undefined);
+    // register is unauthenticated and public keys are public: an owner once recorded for a node ID is never
+    // replaced by another (else anyone could plant their own owner string and take the ID over by "key recovery"
+    // once the node goes away, or grow the owner index without bound with one known key).
+    const held = rec.owner ?? state.ownerOf(rec.id);
+    if (held !== undefined && held !== owner) {
+      if (rec.owner === undefined) state.setOwner(rec, held, false);
+    } else {
+      const ownerId = state.idForOwner(owner);
+      state.setOwner(rec, owner, ownerId === undefined || state.node(ownerId) === undefined);
+    }
   }
   if (realAddr !== undefined && rec.realAddr !== realAddr) state.edit(rec).realAddr = realAddr;
   rec.lastSeen = state.nowSec();

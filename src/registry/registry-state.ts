@@ -42,6 +42,8 @@ export class RegistryState {
   #nodes = new Map<number, NodeRecord>();
   #keyIndex = new Map<string, number>();
   #ownerIndex = new Map<string, number>();
+  /** Reverse of #ownerIndex: the owner string indexed for a node ID. */
+  #ownerOfId = new Map<number, string>();
   #hostnames = new Map<string, number>();
   #networks = new Map<number, NetworkRecord>();
   #networkNames = new Map<string, number>();
@@ -179,15 +181,26 @@ export class RegistryState {
 
   /** Point an owner string at a node ID, or forget it (replication). */
   indexOwner(owner: string, id: number | undefined): void {
-    if (this.#ownerIndex.get(owner) === id) return;
-    if (id === undefined) this.#ownerIndex.delete(owner);
-    else this.#ownerIndex.set(owner, id);
+    const old = this.#ownerIndex.get(owner);
+    if (old === id) return;
+    if (old !== undefined && this.#ownerOfId.get(old) === owner) this.#ownerOfId.delete(old);
+    if (id === undefined) {
+      this.#ownerIndex.delete(owner);
+    } else {
+      this.#ownerIndex.set(owner, id);
+      this.#ownerOfId.set(id, owner);
+    }
     this.changes.owner(owner);
   }
 
   /** The node ID an owner string belongs to, if any. */
   idForOwner(owner: string): number | undefined {
     return this.#ownerIndex.get(owner);
+  }
+
+  /** The owner string indexed for a node ID (alive, reaped or deregistered), if any. */
+  ownerOf(id: number): string | undefined {
+    return this.#ownerOfId.get(id);
   }
 
   /** Set or clear a hostname. The caller checked validity and uniqueness. */
@@ -303,6 +316,7 @@ export class RegistryState {
     this.#nodes = new Map();
     this.#keyIndex = new Map();
     this.#ownerIndex = new Map();
+    this.#ownerOfId = new Map();
     this.#hostnames = new Map();
     this.#networks = new Map();
     this.#networkNames = new Map();

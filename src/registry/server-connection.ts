@@ -43,6 +43,8 @@ export class ServerConnection {
   #mode = ConnectionMode.Requests;
   #protocolErrors = 0;
   #frames = 0;
+  /** Reading is paused until the client drains its answers. */
+  #awaitingDrain = false;
   /** When the incomplete frame now buffered started arriving (0 = none). */
   #partialSince = 0;
 
@@ -85,16 +87,32 @@ export class ServerConnection {
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#mode !== ConnectionMode.Requests) return;
+    this.#process(chunk);
+  };
+
+  /** The client read enough of its answers: deliver the requests held back, then read again. */
+  readonly #onDrain = (): void => {
+    this.#awaitingDrain = false;
+    if (this.#mode !== ConnectionMode.Requests || this.#socket.destroyed) return;
+    if (this.#decoder.held) this.#process(null);
+    if (!this.#awaitingDrain && this.#mode === ConnectionMode.Requests) this.#socket.resume();
+  };
+
+  /** Decode and answer `chunk` (null: the requests held back from earlier chunks). */
+  #process(chunk: Buffer | null): void {
     const sock = this.#socket;
     sock.cork();
     const framesBefore = this.#frames;
-    const ok = this.#decoder.push(chunk, this.#onFrame);
+    const ok =
+      chunk === null ? this.#decoder.resume(this.#onFrame) : this.#decoder.push(chunk, this.#onFrame);
     if (!ok) {
       this.#fatal(
         'ERR_REGISTRY_FRAME_TOO_LARGE',
         `message of ${this.#decoder.oversizedLength} bytes exceeds the ${this.#limits.maxMessageBytes}-byte limit`,
       );
-    } else if (this.#decoder.buffered === 0) {
+    } else if (this.#decoder.buffered === 0 || this.#decoder.held) {
+      // Nothing incomplete, or only requests that already arrived and wait for the client to read its answers
+      // (that wait is bounded by the idle deadline, not the message deadline).
       if (this.#partialSince !== 0) {
         this.#partialSince = 0;
         sock.setTimeout(this.#limits.idleTimeoutMs); // back to the idle deadline
@@ -110,13 +128,18 @@ export class ServerConnection {
       this.#fatal('ERR_REGISTRY_BAD_REQUEST', 'message not completed in time; closing');
     }
     sock.uncork();
-    if (this.#mode === ConnectionMode.Requests && sock.writableLength > WRITE_HIGH_WATER_BYTES) {
+    if (this.#mode !== ConnectionMode.Requests || this.#awaitingDrain) return;
+    if (sock.writableLength > WRITE_HIGH_WATER_BYTES || this.#decoder.held) {
+      // Stop reading until the client has taken its answers; requests already received wait in the decoder.
       sock.pause();
-      sock.once('drain', () => sock.resume());
+      this.#awaitingDrain = true;
+      if (sock.writableNeedDrain) sock.once('drain', this.#onDrain);
+      else setImmediate(this.#onDrain);
     }
-  };
+  }
 
-  readonly #onFrame = (payload: Buffer): void => {
+  /** Answers one request; false (hold the rest) once the unsent answers pass the high-water mark. */
+  readonly #onFrame = (payload: Buffer): boolean => {
     this.#frames++;
     const result = this.#dispatcher.dispatch(payload, this.#ctx);
     if (result.kind === 'answer') {
@@ -127,19 +150,22 @@ export class ServerConnection {
           `too many malformed requests (${this.#protocolErrors}); closing`,
         );
       }
-      return;
+      // Small requests can ask for large answers (beacon_list, list_nodes): answering a whole chunk of them at
+      // once would queue far more than the high-water mark.
+      return this.#socket.writableLength <= WRITE_HIGH_WATER_BYTES;
     }
     try {
       this.#hub.authorize(result.msg);
     } catch (err) {
       const e = err as RegistryRequestError;
       this.#socket.write(encodeFrame(errorText(e.code, e.message)));
-      return;
+      return true;
     }
     this.#mode = ConnectionMode.Replication;
     this.#decoder.stop();
     this.#socket.setTimeout(0);
     this.#hub.add(this.#socket);
+    return true;
   };
 
   /** Send a last error and close the connection. */

@@ -51,6 +51,8 @@ export interface RegistryOptions {
   idleTimeoutMs?: number;
   /** Simultaneous connections (default 16384). */
   maxConnections?: number;
+  /** Simultaneous connections from one source IP (default 1024; 0 = no per-IP limit). */
+  maxConnectionsPerIp?: number;
   /** Malformed requests one connection may send before it is closed (default 64). */
   maxProtocolErrors?: number;
   /** Reap nodes silent for this long (default 3 min). */

@@ -25,7 +25,7 @@ import { SnapshotSaver } from './snapshot-saver.js';
 import { loadSnapshot } from './state-codec.js';
 import type { RegistryStore } from './store.js';
 import { generateSelfSigned, loadOrCreateTls, tlsMaterialFromPem, type TlsMaterial } from './tls-cert.js';
-import { splitHostPort } from './validation.js';
+import { normalizeIp, splitHostPort } from './validation.js';
 
 /** Server roles. */
 export enum RegistryRole {
@@ -80,6 +80,8 @@ export class RegistryServer extends EventEmitter {
   readonly #store: RegistryStore | null;
   readonly #standby: StandbyOptions | null;
   readonly #sockets = new Set<Socket>();
+  /** Open connections per source IP. */
+  readonly #perIp = new Map<string, number>();
   readonly #beacons: BeaconTable;
   #role: RegistryRole;
   #status = ServerState.Created;
@@ -348,9 +350,13 @@ export class RegistryServer extends EventEmitter {
       return;
     }
     const max = this.#opts.maxConnections ?? C.DEFAULT_MAX_CONNECTIONS;
-    if (this.#sockets.size >= max) {
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    const maxPerIp = this.#opts.maxConnectionsPerIp ?? C.DEFAULT_MAX_CONNECTIONS_PER_IP;
+    if (this.#sockets.size >= max || (maxPerIp > 0 && fromIp >= maxPerIp)) {
+      const why = this.#sockets.size >= max ? 'too many connections' : `too many connections from ${ip}`;
       socket.on('error', () => {});
-      socket.end(encodeFrame(errorText('ERR_REGISTRY_BUSY', 'too many connections; retry later')));
+      socket.end(encodeFrame(errorText('ERR_REGISTRY_BUSY', `${why}; retry later`)));
       // Discard whatever the client already sent: unread input would keep the peer's FIN from ever being
       // seen, leaving the socket open (and close() waiting on it) even after the client has gone.
       socket.resume();
@@ -360,8 +366,15 @@ export class RegistryServer extends EventEmitter {
       setTimeout(() => socket.destroy(), C.CLOSE_GRACE_MS).unref();
       return;
     }
+    // One source address cannot take every connection slot (and starve everyone else).
+    this.#perIp.set(ip, fromIp + 1);
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      const n = (this.#perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, n);
+    });
     new ServerConnection(
       socket,
       this.#dispatcher,

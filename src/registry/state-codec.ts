@@ -166,11 +166,29 @@ function loadNetwork(state: RegistryState, j: unknown): void {
   });
 }
 
+/** Top-level fields of a snapshot (ours and the reference's). */
+const SNAPSHOT_FIELDS = new Set<string>([
+  'next_node',
+  'next_net',
+  'nodes',
+  'networks',
+  'trust_pairs',
+  'pub_key_idx',
+  'owner_idx',
+  'handshake_inbox',
+  'handshake_responses',
+  'network_invites',
+]);
+
+/** A node record {@link applyNodeJson} can load. */
+function usableNodeJson(j: unknown): j is Record<string, unknown> & { id: number } {
+  return isObject(j) && isId(j.id, MAX_NODE_ID) && canonicalKey(j.public_key) !== null;
+}
+
 /** Create or replace one node from its JSON; false when the record is unusable. */
 export function applyNodeJson(state: RegistryState, j: unknown, lastSeen: number | null): boolean {
-  if (!isObject(j) || !isId(j.id, MAX_NODE_ID)) return false;
-  const key = canonicalKey(j.public_key);
-  if (key === null) return false;
+  if (!usableNodeJson(j)) return false;
+  const key = canonicalKey(j.public_key) as string;
   const old = state.node(j.id);
   if (old) state.removeNode(old);
   const rec = state.createNode(j.id, key);
@@ -227,8 +245,20 @@ export interface LoadResult {
  */
 export function loadSnapshot(state: RegistryState, data: unknown, liveSince: number | null): LoadResult {
   if (!isObject(data)) throw corrupt('not a JSON object');
+  const fields = Object.keys(data);
+  if (fields.length > 0 && !fields.some((f) => SNAPSHOT_FIELDS.has(f))) {
+    // Some other JSON file (a wrong --store path): loading it as empty would overwrite it at the next save.
+    throw corrupt(`not a registry snapshot (no registry fields among ${fields.slice(0, 5).join(', ')})`);
+  }
   if (data.nodes !== undefined && !isObject(data.nodes)) throw corrupt('"nodes" is not an object');
   if (data.networks !== undefined && !isObject(data.networks)) throw corrupt('"networks" is not an object');
+  if (isObject(data.nodes)) {
+    const records = Object.values(data.nodes);
+    if (records.length > 0 && !records.some(usableNodeJson)) {
+      // Starting empty would silently lose every node (and the next save would erase them from the file).
+      throw corrupt(`none of the ${records.length} node records is usable (id and base64 public_key)`);
+    }
+  }
   state.reset();
   let count = 0;
   let skipped = 0;
