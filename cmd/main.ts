@@ -9,7 +9,7 @@ import type { CommandSpec } from './command-spec.js';
 import { allCommands } from './commands/index.js';
 import { CliError, UsageError, toCliError } from './errors.js';
 import { Output, type CliIo } from './output.js';
-import { buildProgram } from './program.js';
+import { buildProgram, oppositeFlag } from './program.js';
 
 export interface MainOptions {
   io?: CliIo;
@@ -26,14 +26,50 @@ export function processIo(): CliIo {
 /** Long flags that may also be written with one dash, as Go's flag package allows (`-count 3`). */
 function longFlagNames(specs: readonly CommandSpec[]): Set<string> {
   const names = new Set(['socket', 'json', 'help']);
-  for (const s of specs) for (const f of s.flags ?? []) names.add(f.name);
+  for (const s of specs) {
+    for (const f of s.flags ?? []) {
+      names.add(f.name);
+      if (f.type === 'bool') names.add(oppositeFlag(f.name));
+    }
+  }
   return names;
 }
 
-function normalizeArgv(argv: readonly string[], names: ReadonlySet<string>): string[] {
+/** Boolean flags and their (hidden) opposites: the names that take Go's `--flag=true|false`. */
+function boolFlagNames(specs: readonly CommandSpec[]): Set<string> {
+  const names = new Set<string>();
+  for (const s of specs) {
+    for (const f of s.flags ?? []) {
+      if (f.type !== 'bool') continue;
+      names.add(f.name);
+      names.add(oppositeFlag(f.name));
+    }
+  }
+  return names;
+}
+
+/** Go's strconv.ParseBool, which the reference's `-flag=value` takes. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/**
+ * `-count 3` → `--count 3` for known long flags, and a boolean flag given a value as Go allows
+ * (`--public=false`, `-encrypt=false`) → `--public` / `--no-public`, `--encrypt` / `--no-encrypt`.
+ * A boolean flag with a value that is not a boolean is a UsageError.
+ */
+function normalizeArgv(
+  argv: readonly string[],
+  names: ReadonlySet<string>,
+  bools: ReadonlySet<string>,
+): string[] {
   return argv.map((a) => {
     const m = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(a);
-    return m && names.has(m[1]) ? `-${a}` : a;
+    const arg = m && names.has(m[1]) ? `-${a}` : a;
+    const b = /^--([a-z][a-z0-9-]+)=(.*)$/s.exec(arg);
+    if (!b || !bools.has(b[1])) return arg;
+    if (GO_TRUE.has(b[2])) return `--${b[1]}`;
+    if (GO_FALSE.has(b[2])) return `--${oppositeFlag(b[1])}`;
+    throw new UsageError(`option '--${b[1]}' takes no value or a boolean (true or false), got "${b[2]}"`);
   });
 }
 
@@ -60,12 +96,12 @@ function takeGlobals(argv: readonly string[]): { rest: string[]; socket: string 
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();
   const specs = allCommands;
-  const normalized = normalizeArgv(argv, longFlagNames(specs));
-  const json = normalized.includes('--json');
+  const json = argv.includes('--json') || argv.includes('-json');
   const out = new Output(io, json);
   let rest: string[];
   let socket: string | undefined;
   try {
+    const normalized = normalizeArgv(argv, longFlagNames(specs), boolFlagNames(specs));
     ({ rest, socket } = takeGlobals(normalized));
   } catch (err) {
     const e = toCliError(err);

@@ -64,6 +64,11 @@ function makeOption(f: FlagSpec): Option {
   return opt.argParser((v: string) => parseFlagValue(f, v));
 }
 
+/** `public` → `no-public`, `no-encrypt` → `encrypt`. */
+export function oppositeFlag(name: string): string {
+  return name.startsWith('no-') ? name.slice(3) : `no-${name}`;
+}
+
 function attributeName(f: FlagSpec): string {
   return new Option(`--${f.name}`).attributeName();
 }
@@ -163,6 +168,14 @@ export function buildProgram(options: ProgramOptions): Command {
       cmd.addArgument(argument);
     }
     for (const f of spec.flags ?? []) cmd.addOption(makeOption(f));
+    // Every boolean flag also has its opposite (`--public` / `--no-public`, `--no-encrypt` / `--encrypt`), hidden
+    // from help, so Go's `-public=false` / `-encrypt=false` (rewritten by main.ts) and the reference's `-encrypt`
+    // parse. A pair the spec already declares (`--stdio` / `--no-stdio`) is left as it is.
+    const names = new Set((spec.flags ?? []).map((f) => f.name));
+    for (const f of spec.flags ?? []) {
+      const opposite = oppositeFlag(f.name);
+      if (f.type === 'bool' && !names.has(opposite)) cmd.addOption(new Option(`--${opposite}`).hideHelp());
+    }
     cmd.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
       await run(spec, collectInput(spec, self, argv));

@@ -93,26 +93,16 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   }),
 ];
 
-const DISABLE_FLAGS: Record<string, string> = {
-  'no-echo': 'echo',
-  'no-stdio': 'stdio',
-  'no-dataexchange': 'dataexchange',
-  'no-eventstream': 'eventstream',
-  'no-webhook': 'webhook',
-};
-
-/** defaults ← config file ← environment ← flags. */
+/**
+ * defaults ← config file ← environment ← flags. Each flag given on the command line is one key: `--no-echo`
+ * (`no-echo: true`) adds echo to the disabled services and keeps the file's others; `--disable` replaces the list.
+ */
 export function daemonConfig(ctx: CommandContext, input: CommandInput): NodeConfig {
   const flags: Record<string, unknown> = {};
-  const disable: string[] = [];
   for (const f of DAEMON_FLAGS) {
     if (!input.given.has(f.name) || f.name === 'config') continue;
-    const v = input.flags[f.name];
-    if (DISABLE_FLAGS[f.name]) disable.push(DISABLE_FLAGS[f.name]);
-    else if (f.name === 'disable') disable.push(...(v as string[]));
-    else flags[f.name] = v;
+    flags[f.name] = input.flags[f.name];
   }
-  if (disable.length > 0) flags.disable = [...new Set(disable)];
   if (ctx.socketFlag !== undefined) flags.socket = ctx.socketFlag;
   let file = input.flags.config as string | undefined;
   if (file === undefined) {

@@ -159,14 +159,16 @@ export const pingCommands = [
       total_mbps: 'MiB/s for the round trip',
     },
     async run(ctx, input) {
-      const mb = Number(input.args.size_mb);
-      if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) {
+      // Decimal only (`Number` would take `0x10` and `1e3`), and at least one byte to send.
+      const text = String(input.args.size_mb).trim();
+      const mb = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+      const total = Math.round(mb * MIB);
+      if (!(total >= 1 && mb <= 4096)) {
         throw new CliError(
           'invalid_argument',
-          `size "${String(input.args.size_mb)}" must be a number of MiB in (0, 4096]`,
+          `size "${String(input.args.size_mb)}" must be a decimal number of MiB, at least 1 byte and at most 4096`,
         );
       }
-      const total = Math.round(mb * MIB);
       const signal = deadline(ctx.signal, input.flags.timeout as number);
       const addr = await ctx.resolveAddr(input.args.addr as string);
       const stream = await (await ctx.driver()).dial(addr, PORT_ECHO, { signal });

@@ -1,7 +1,7 @@
 /**
  * Daemon configuration: defaults, then a JSON file (`--config`), then environment variables, then flags
- * (flags win). Keys follow the reference's flag names; the JSON file may spell them kebab-case, snake_case
- * or camelCase. Every value is validated and a bad one is an `ERR_CONFIG_INVALID` naming the key.
+ * (flags win). Keys follow the reference's flag names (`no-encrypt`, `no-echo`, ... included); the JSON file may
+ * spell them kebab-case, snake_case or camelCase. Every value is validated and a bad one is an `ERR_CONFIG_INVALID` naming the key.
  */
 import { accessSync, constants as fsConstants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -102,7 +102,8 @@ export const CONFIG_KEYS: Record<keyof NodeConfig, KeySpec> = {
     env: 'PILOT_LOG_LEVEL',
   },
   logFormat: { kind: 'enum', values: ['text', 'pretty', 'json'], env: 'PILOT_LOG_FORMAT' },
-  dataDir: { kind: 'string', env: 'PILOT_HOME' },
+  // Not from PILOT_HOME here: that is the default (defaultConfig), so a config file's data_dir beats it.
+  dataDir: { kind: 'string' },
   embeddedRegistry: { kind: 'string' },
   embeddedBeacon: { kind: 'string' },
   tunnelCrypto: { kind: 'enum', values: ['v1', 'v2'] },
@@ -261,6 +262,15 @@ function coerce(key: string, spec: KeySpec, v: unknown, fromText: boolean): unkn
   }
 }
 
+/** `noEcho` (`no-echo`, `no_echo`) → the built-in service it disables. */
+const DISABLE_KEYS: Readonly<Record<string, string>> = {
+  noEcho: 'echo',
+  noStdio: 'stdio',
+  noDataexchange: 'dataexchange',
+  noEventstream: 'eventstream',
+  noWebhook: 'webhook',
+};
+
 /** Apply `source` over `cfg`, validating each key. Unknown keys are an error naming them. */
 export function applyConfig(
   cfg: NodeConfig,
@@ -269,7 +279,12 @@ export function applyConfig(
   fromText = false,
 ): NodeConfig {
   const out = { ...cfg } as Record<string, unknown>;
-  for (const [rawKey, value] of Object.entries(source)) {
+  // `no-echo` & co. after `disable`, whatever their order: they adjust the list, `disable` replaces it.
+  const isDisableKey = (k: string): boolean => Object.hasOwn(DISABLE_KEYS, canonicalKey(k));
+  const entries = Object.entries(source).sort(
+    ([a], [b]) => Number(isDisableKey(a)) - Number(isDisableKey(b)),
+  );
+  for (const [rawKey, value] of entries) {
     if (value === undefined) continue;
     let key = canonicalKey(rawKey);
     let v = value;
@@ -278,6 +293,15 @@ export function applyConfig(
       v = typeof value === 'boolean' ? !value : value;
     }
     if (key === 'config') continue;
+    // The reference's `-no-echo`, `-no-dataexchange`, `-no-eventstream` (and our `no-stdio`, `no-webhook`) as
+    // keys: true adds the service to `disable`, false takes it out; the other disabled services stay.
+    const service = Object.hasOwn(DISABLE_KEYS, key) ? DISABLE_KEYS[key] : undefined;
+    if (service !== undefined) {
+      const off = coerce(rawKey, { kind: 'bool' }, v, fromText) as boolean;
+      const rest = (out.disable as string[]).filter((s) => s !== service);
+      out.disable = off ? [...rest, service] : rest;
+      continue;
+    }
     // Own keys only: `toString`, `constructor` or `__proto__` are not configuration keys.
     const spec = Object.hasOwn(CONFIG_KEYS, key) ? (CONFIG_KEYS as Record<string, KeySpec>)[key] : undefined;
     if (spec === undefined) {
