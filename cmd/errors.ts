@@ -78,6 +78,8 @@ const EXACT: Record<string, CliErrorCode> = {
   ERR_REGISTRY_CONNECTION: 'connection_failed',
   ERR_REGISTRY_UNAVAILABLE: 'connection_failed',
   ERR_REGISTRY_TLS_FINGERPRINT: 'connection_failed',
+  // A handshake request that reached the peer neither directly nor through the registry relay.
+  ERR_TRUST_SEND_FAILED: 'connection_failed',
   ERR_REGISTRY_BAD_REQUEST: 'invalid_argument',
   ERR_REGISTRY_ALREADY_MEMBER: 'already_exists',
   ERR_REGISTRY_KEY_IN_USE: 'already_exists',

@@ -18,6 +18,7 @@ describe('cliCodeOf', () => {
     ['ERR_IPC_SOCKET_IN_USE', 'already_exists'],
     ['ERR_TRUST_NOT_FOUND', 'not_found'],
     ['ERR_TRUST_UNAVAILABLE', 'unavailable'],
+    ['ERR_TRUST_SEND_FAILED', 'connection_failed'],
     ['ERR_SOMETHING_NEW', 'internal'],
   ])('%s → %s', (code, cli) => {
     expect(cliCodeOf(code)).toBe(cli);
