@@ -28,6 +28,15 @@ import { eventStreamOptions, type EventStreamOptions } from './options.js';
 import { PublisherRateLimiter } from './rate-limiter.js';
 
 export const EVENTSTREAM_NAME = 'eventstream';
+
+/**
+ * The key a topic is matched by: its wire bytes as a latin1 string (one character per byte). Topics are byte
+ * strings to the reference broker, so two topics that differ only in bytes that are not valid UTF-8 (which
+ * both read as U+FFFD) stay apart. `*` is its own key.
+ */
+function topicKey(ev: StreamEvent): string {
+  return (ev.topicBytes ?? Buffer.from(ev.topic, 'utf8')).toString('latin1');
+}
 export const EVENTSTREAM_ORDER = 120;
 
 export interface EventStreamStats {
@@ -47,7 +56,10 @@ export interface EventStreamStats {
 
 interface Subscriber {
   readonly stream: Stream;
+  /** The subscribed topic as text (for events and logs). */
   readonly topic: string;
+  /** The subscribed topic's wire bytes as a latin1 string: the key topics are matched by. */
+  readonly key: string;
   /** The remote node's address: also the rate-limit key. */
   readonly addr: string;
   dropped: number;
@@ -74,6 +86,7 @@ export class EventStreamService implements Service {
   #selfNode = -1;
   #limiter: PublisherRateLimiter;
   readonly #conns = new Set<Stream>();
+  /** Subscribers by topic key (the topic's wire bytes as latin1, see {@link topicKey}). */
   readonly #topics = new Map<string, Set<Subscriber>>();
   readonly #tasks = new Set<Promise<void>>();
   #subscribers = 0;
@@ -104,7 +117,11 @@ export class EventStreamService implements Service {
   /** Current subscriptions: topic → number of subscribers. */
   topics(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [topic, subs] of this.#topics) out[topic] = subs.size;
+    for (const [key, subs] of this.#topics) {
+      // Topics that are not valid UTF-8 may read as the same text: their counts add up.
+      const topic = Buffer.from(key, 'latin1').toString('utf8');
+      out[topic] = (out[topic] ?? 0) + subs.size;
+    }
     return out;
   }
 
@@ -193,7 +210,7 @@ export class EventStreamService implements Service {
         }
         for (let ev = reader.read(); ev; ev = reader.read()) {
           if (sub) this.#publish(sub, ev);
-          else sub = this.#subscribe(stream, ev.topic);
+          else sub = this.#subscribe(stream, ev);
         }
         if (bad) throw bad;
       }
@@ -208,11 +225,14 @@ export class EventStreamService implements Service {
     }
   }
 
-  #subscribe(stream: Stream, topic: string): Subscriber {
+  #subscribe(stream: Stream, ev: StreamEvent): Subscriber {
+    const { topic } = ev;
+    const key = topicKey(ev);
     const addr = formatAddr(stream.remoteAddr);
     const sub: Subscriber = {
       stream,
       topic,
+      key,
       addr,
       dropped: 0,
       dropsInRow: 0,
@@ -220,10 +240,10 @@ export class EventStreamService implements Service {
       sentBase: stream.stats().bytesSent,
       sent: 0,
     };
-    let set = this.#topics.get(topic);
+    let set = this.#topics.get(key);
     if (!set) {
       set = new Set();
-      this.#topics.set(topic, set);
+      this.#topics.set(key, set);
     }
     set.add(sub);
     this.#subscribers++;
@@ -232,9 +252,9 @@ export class EventStreamService implements Service {
   }
 
   #unsubscribe(sub: Subscriber): void {
-    const set = this.#topics.get(sub.topic);
+    const set = this.#topics.get(sub.key);
     if (!set?.delete(sub)) return;
-    if (set.size === 0) this.#topics.delete(sub.topic);
+    if (set.size === 0) this.#topics.delete(sub.key);
     this.#subscribers--;
     this.#events?.publish('pubsub.unsubscribed', {
       topic: sub.topic,
@@ -250,11 +270,13 @@ export class EventStreamService implements Service {
       return;
     }
     this.#stats.published++;
-    const exact = this.#topics.get(ev.topic);
-    const wildcard = ev.topic === WILDCARD_TOPIC ? undefined : this.#topics.get(WILDCARD_TOPIC);
+    const key = topicKey(ev);
+    const exact = this.#topics.get(key);
+    const wildcard = key === WILDCARD_TOPIC ? undefined : this.#topics.get(WILDCARD_TOPIC);
     let delivered = 0;
     if (exact || wildcard) {
-      const bytes = encodeEvent(ev.topic, ev.payload);
+      // Forward the topic's own bytes: re-encoding the text would change bytes that are not valid UTF-8.
+      const bytes = encodeEvent(ev.topicBytes ?? ev.topic, ev.payload);
       if (exact) for (const s of exact) if (s !== from && this.#deliver(s, bytes)) delivered++;
       if (wildcard) for (const s of wildcard) if (s !== from && this.#deliver(s, bytes)) delivered++;
     }

@@ -14,17 +14,26 @@ export const MAX_EVENT_PAYLOAD = 16 * 1024 * 1024;
 export const WILDCARD_TOPIC = '*';
 
 export interface StreamEvent {
+  /** The topic as text (bytes that are not valid UTF-8 read as U+FFFD). */
   readonly topic: string;
   readonly payload: Buffer;
+  /**
+   * The topic exactly as it was on the wire (set by {@link EventReader}). Topics are byte strings to the
+   * reference broker: the broker matches and forwards these bytes, not the text.
+   */
+  readonly topicBytes?: Buffer;
 }
 
 const EMPTY = Buffer.alloc(0);
 /** First size of a growing payload buffer. */
 const INITIAL_PAYLOAD_BUFFER = 64 * 1024;
 
-/** Encode one event. Throws ERR_EVENTSTREAM_TOPIC_TOO_LONG or ERR_EVENTSTREAM_EVENT_TOO_LARGE. */
-export function encodeEvent(topic: string, payload: Uint8Array = EMPTY): Buffer {
-  const topicLen = Buffer.byteLength(topic, 'utf8');
+/**
+ * Encode one event; the topic is text (sent as UTF-8) or raw bytes. Throws ERR_EVENTSTREAM_TOPIC_TOO_LONG or
+ * ERR_EVENTSTREAM_EVENT_TOO_LARGE.
+ */
+export function encodeEvent(topic: string | Uint8Array, payload: Uint8Array = EMPTY): Buffer {
+  const topicLen = typeof topic === 'string' ? Buffer.byteLength(topic, 'utf8') : topic.length;
   if (topicLen > MAX_TOPIC_BYTES) {
     throw new TopicTooLongError(`topic of ${topicLen} bytes exceeds ${MAX_TOPIC_BYTES}`, {
       details: { length: topicLen, max: MAX_TOPIC_BYTES },
@@ -37,7 +46,8 @@ export function encodeEvent(topic: string, payload: Uint8Array = EMPTY): Buffer 
   }
   const out = Buffer.allocUnsafe(2 + topicLen + 4 + payload.length);
   out.writeUInt16BE(topicLen, 0);
-  out.write(topic, 2, 'utf8');
+  if (typeof topic === 'string') out.write(topic, 2, 'utf8');
+  else out.set(topic, 2);
   out.writeUInt32BE(payload.length, 2 + topicLen);
   out.set(payload, 6 + topicLen);
   return out;
@@ -65,6 +75,7 @@ export class EventReader {
   #need = 2;
   #have = 0;
   #topic = '';
+  #topicBytes: Buffer = EMPTY;
   #payloadLen = 0;
   #payload: Buffer = EMPTY;
   #pending = 0;
@@ -144,7 +155,8 @@ export class EventReader {
         return;
       }
       case Field.Topic:
-        this.#topic = this.#buf.toString('utf8', 0, this.#need);
+        this.#topicBytes = this.#need === 0 ? EMPTY : Buffer.from(this.#buf.subarray(0, this.#need));
+        this.#topic = this.#topicBytes.toString('utf8');
         this.#next(Field.PayloadLength, 4);
         return;
       case Field.PayloadLength: {
@@ -161,6 +173,7 @@ export class EventReader {
       case Field.Payload:
         this.#events.push({
           topic: this.#topic,
+          topicBytes: this.#topicBytes,
           payload: this.#payloadLen === 0 ? EMPTY : this.#payload.subarray(0, this.#payloadLen),
         });
         this.#payload = EMPTY;
