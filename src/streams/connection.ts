@@ -25,7 +25,7 @@ import { CcPhase, Cubic } from './cubic.js';
 import { RetransmitLimitError } from './errors.js';
 import { Reassembly } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
-import { SACK_MAX_BLOCKS, decodeSack, encodeSack, looksLikeSack } from './sack.js';
+import { SACK_MAX_BLOCKS, decodeSack, encodeSack, looksLikeSack, sackSafeLength } from './sack.js';
 import { SendQueue, type Segment } from './send-queue.js';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { ConnState } from './state.js';
@@ -773,12 +773,9 @@ export class Connection extends Duplex implements Stream {
     let data: Buffer;
     const first = this.#pending[0];
     if (first.length - this.#pendingOff >= size) {
+      // Never emit data that a peer would read as a SACK payload (see sackSafeLength).
+      size = sackSafeLength(first, this.#pendingOff, size);
       data = first.subarray(this.#pendingOff, this.#pendingOff + size);
-      // Never emit data that has exactly the shape of a SACK payload (peers would misread it).
-      if (size > 1 && looksLikeSack(data)) {
-        size--;
-        data = data.subarray(0, size);
-      }
       this.#pendingOff += size;
       if (this.#pendingOff === first.length) {
         this.#pending.shift();
@@ -798,11 +795,15 @@ export class Connection extends Duplex implements Stream {
           this.#pendingOff = 0;
         }
       }
-      if (size > 1 && looksLikeSack(data)) {
-        // Give the last byte back to the pending data.
-        size--;
-        this.#pending.unshift(data.subarray(size));
-        this.#pendingOff = 0;
+      const safe = sackSafeLength(data, 0, size);
+      if (safe < size) {
+        // Give the tail back to the pending data, ahead of what is left of the current chunk.
+        if (this.#pendingOff > 0 && this.#pending.length > 0) {
+          this.#pending[0] = this.#pending[0].subarray(this.#pendingOff);
+          this.#pendingOff = 0;
+        }
+        this.#pending.unshift(data.subarray(safe));
+        size = safe;
         data = data.subarray(0, size);
       }
     }

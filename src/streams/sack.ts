@@ -39,6 +39,26 @@ export function looksLikeSack(payload: Uint8Array): boolean {
   return n >= 1 && n <= SACK_MAX_BLOCKS && payload.length === 5 + 8 * n;
 }
 
+/**
+ * How many of the `len` bytes at `data[start]` a data segment may carry so that a reference peer does not read
+ * it as SACK info. The reference's decoder takes any payload of an ACK that starts with `SACK`, a count of 1..4
+ * and at least `5 + 8·count` bytes for SACK blocks, ignoring what follows; such a segment is cut to
+ * `4 + 8·count` bytes (one short of a block list). Anything else keeps its length.
+ */
+export function sackSafeLength(data: Uint8Array, start: number, len: number): number {
+  if (
+    len < 13 ||
+    data[start] !== 0x53 ||
+    data[start + 1] !== 0x41 ||
+    data[start + 2] !== 0x43 ||
+    data[start + 3] !== 0x4b
+  ) {
+    return len;
+  }
+  const n = data[start + 4];
+  return n >= 1 && n <= SACK_MAX_BLOCKS && len >= 5 + 8 * n ? 4 + 8 * n : len;
+}
+
 /** Decode; null when the payload is not a well-formed SACK payload. */
 export function decodeSack(payload: Buffer): SackBlock[] | null {
   if (!looksLikeSack(payload)) return null;

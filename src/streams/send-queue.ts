@@ -2,7 +2,7 @@
  * The sender's scoreboard: segments sent but not cumulatively acknowledged, in sequence order, with SACK
  * and loss marks (RFC 6675 in spirit) and the "pipe" (bytes believed to be in the network).
  */
-import type { SackBlock } from './sack.js';
+import { sackSafeLength, type SackBlock } from './sack.js';
 import { seqGe, seqGt, seqLe, seqLt } from './seq.js';
 
 export interface Segment {
@@ -231,8 +231,9 @@ export class SendQueue {
     const i = this.#segs.indexOf(s, this.#head);
     if (i < 0) return s;
     const pieces: Segment[] = [];
-    for (let off = 0; off < s.len; off += mss) {
-      const len = Math.min(mss, s.len - off);
+    for (let off = 0; off < s.len;) {
+      // A piece must not start like a SACK payload either (see sackSafeLength).
+      const len = sackSafeLength(s.data, off, Math.min(mss, s.len - off));
       pieces.push({
         ...s,
         seq: (s.seq + off) >>> 0,
@@ -241,6 +242,7 @@ export class SendQueue {
         inPipe: false,
         lost: true,
       });
+      off += len;
     }
     this.#segs.splice(i, 1, ...pieces);
     if (!s.sacked) this.#lostWaiting += pieces.length - (s.lost ? 1 : 0);
