@@ -50,7 +50,10 @@ export const SYNC_HEADER_SIZE = 7;
 /** Node IDs per gossip message so one Sync stays within 1,400 bytes. */
 export const SYNC_IDS_PER_MESSAGE = 348;
 
-/** How long a node's observed endpoint stays valid without a Discover/PunchRequest (reference: 60 s). */
+/**
+ * How long a node's observed endpoint stays valid without a Discover/PunchRequest (our bound, not the
+ * spec's; the reference daemon re-sends Discover after every 30 s heartbeat).
+ */
 export const DEFAULT_NODE_TTL_MS = 60_000;
 /** Gossip interval between peer beacons (reference: 10 s). */
 export const DEFAULT_SYNC_INTERVAL_MS = 10_000;

@@ -1,7 +1,8 @@
 /**
  * The beacon's node table: node ID → last observed UDP endpoint, refreshed by Discover / DiscoverEx /
- * PunchRequest and valid for a TTL (reference: 60 s). Bounded: beyond `maxNodes` live entries new nodes are
- * refused (existing ones still refresh). Entries are mutated in place so a refresh allocates nothing.
+ * PunchRequest and valid for a TTL (default 60 s, our bound; the reference daemon re-sends Discover after
+ * every 30 s heartbeat). Bounded: beyond `maxNodes` live entries new nodes are refused (existing ones still
+ * refresh). Entries are mutated in place so a refresh allocates nothing.
  */
 
 export interface NodeEntry {

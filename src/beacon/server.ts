@@ -97,6 +97,13 @@ export class Beacon {
   readonly #c = new BeaconCounters();
   readonly #maxSendQueue: number;
   readonly #timers: NodeJS.Timeout[] = [];
+  /**
+   * Endpoints (`port|address`) that sent a DiscoverEx, with their expiry (epoch ms). Reference §5: DiscoverEx
+   * opts *the endpoint* into RelayDeliverDest (a multi-node endpoint needs the destination ID), so every node
+   * at that endpoint gets 0x09, also one that only sent a plain Discover, until no DiscoverEx came from the
+   * endpoint for `nodeTtlMs`.
+   */
+  readonly #exEndpoints = new Map<string, number>();
   #advertise = '';
   #shedding = false;
   #closed: Promise<void> | null = null;
@@ -277,6 +284,7 @@ export class Beacon {
     if (this.#health !== null) await this.#health.close();
     await this.#registry?.stop();
     this.#table.clear();
+    this.#exEndpoints.clear();
     this.#peers.clear();
     this.#limiter?.clear();
     this.#state = BeaconState.Closed;
@@ -338,6 +346,7 @@ export class Beacon {
   readonly #sweep = (): void => {
     const now = Date.now();
     this.#table.sweep(now);
+    for (const [k, exp] of this.#exEndpoints) if (exp < now) this.#exEndpoints.delete(k);
     this.#peers.sweep(now);
     this.#limiter?.sweep(now);
     if (this.#shedding && this.#sock.getSendQueueCount() < this.#maxSendQueue / 2) this.#shedding = false;
@@ -462,14 +471,37 @@ export class Beacon {
       // No reply, but a known node at its own endpoint stays alive: otherwise a neighbour behind the same IP
       // (or a spoofer) who drains the IP's reply budget makes the node's entry expire (a lock-out).
       if (nodeId !== 0) this.#table.refresh(nodeId, rinfo.address, rinfo.port, ex, now);
+      if (ex) this.#markExEndpoint(rinfo, now, false);
       this.#c.drops.rate_limited++;
       return;
     }
     if (nodeId !== 0 && !this.#table.observe(nodeId, rinfo.address, rinfo.port, ex, now)) {
       this.#c.drops.table_full++;
     }
+    if (ex) this.#markExEndpoint(rinfo, now, true);
     const reply = encodeDiscoverReply({ host: rinfo.address, port: rinfo.port });
     if (this.#send(reply, 0, reply.length, rinfo.port, rinfo.address)) this.#c.tx.discover_reply++;
+  }
+
+  /** Record (or, with `create` false, only refresh) a DiscoverEx endpoint. Bounded by `maxNodes`. */
+  #markExEndpoint(rinfo: RemoteInfo, now: number, create: boolean): void {
+    const key = `${rinfo.port}|${rinfo.address}`;
+    const exp = this.#exEndpoints.get(key);
+    if (exp === undefined || exp < now) {
+      if (!create) return;
+      if (exp === undefined && this.#exEndpoints.size >= this.#opts.maxNodes) {
+        for (const [k, e] of this.#exEndpoints) if (e < now) this.#exEndpoints.delete(k);
+        if (this.#exEndpoints.size >= this.#opts.maxNodes) return;
+      }
+    }
+    this.#exEndpoints.set(key, now + this.#table.ttlMs);
+  }
+
+  /** True when `address:port` opted into RelayDeliverDest with a DiscoverEx that has not expired. */
+  #isExEndpoint(address: string, port: number, now: number): boolean {
+    if (this.#exEndpoints.size === 0) return false;
+    const exp = this.#exEndpoints.get(`${port}|${address}`);
+    return exp !== undefined && exp >= now;
   }
 
   #onPunchRequest(msg: Buffer, rinfo: RemoteInfo): void {
@@ -532,7 +564,7 @@ export class Beacon {
     const d = this.#table.get(dest, now);
     if (d !== undefined) {
       if (this.#queueFull()) return;
-      if (d.ex) {
+      if (d.ex || this.#isExEndpoint(d.address, d.port, now)) {
         // RelayDeliverDest: same layout as Relay with another type byte.
         msg[0] = BeaconMsgType.RelayDeliverDest;
         if (this.#send(msg, 0, len, d.port, d.address)) this.#c.tx.relay_deliver_dest++;
