@@ -269,7 +269,10 @@ export class ClientTransport extends EventEmitter {
     if (p.done) return;
     if (msg.type === 'error') {
       const text = typeof msg.error === 'string' ? msg.error : 'request failed';
-      this.#settle(p, new RegistryRemoteError(wireCodeOrGeneric(msg.code), `registry: ${text}`, p.type));
+      this.#settle(
+        p,
+        new RegistryRemoteError(wireCodeOrGeneric(msg.code, text), `registry: ${text}`, p.type),
+      );
       return;
     }
     if (msg.type !== `${p.type}_ok`) {

@@ -188,9 +188,27 @@ export const REGISTRY_LOCAL_ERROR_CODES: readonly RegistryLocalErrorCode[] = [
 
 const WIRE_CODES = new Set<string>(REGISTRY_WIRE_ERROR_CODES);
 
-/** The client's view of an error answer's code: a known wire code, else the generic one. */
-export function wireCodeOrGeneric(code: unknown): RegistryErrorCode {
-  return typeof code === 'string' && WIRE_CODES.has(code)
-    ? (code as RegistryWireErrorCode)
-    : 'ERR_REGISTRY_REQUEST_FAILED';
+/**
+ * The reference registry's own server-side texts (reference §7.1-7.3) and the codes they mean. A reference server
+ * sends no `code`; V1 sends only the generic "request failed", a re-implementation may send these texts.
+ */
+const REFERENCE_TEXTS: ReadonlyArray<readonly [RegExp, RegistryWireErrorCode]> = [
+  [/^resolve denied\b/, 'ERR_REGISTRY_RESOLVE_DENIED'],
+  [/^signature (required for authenticated node|verification failed)/, 'ERR_REGISTRY_SIGNATURE'],
+  [/^standby mode: write operations not accepted/, 'ERR_REGISTRY_STANDBY'],
+  [/^listing backbone nodes is not permitted/, 'ERR_REGISTRY_FORBIDDEN'],
+  [/already in use by node \d+/, 'ERR_REGISTRY_HOSTNAME_TAKEN'],
+  [/\bnot found\b/, 'ERR_REGISTRY_NOT_FOUND'],
+];
+
+/**
+ * The client's view of an error answer's code: a known wire code; else (a reference server, no code) the code
+ * its text names, when it is one of the reference's texts; else the generic ERR_REGISTRY_REQUEST_FAILED.
+ */
+export function wireCodeOrGeneric(code: unknown, text?: string): RegistryErrorCode {
+  if (typeof code === 'string' && WIRE_CODES.has(code)) return code as RegistryWireErrorCode;
+  if (code === undefined && text !== undefined) {
+    for (const [re, c] of REFERENCE_TEXTS) if (re.test(text)) return c;
+  }
+  return 'ERR_REGISTRY_REQUEST_FAILED';
 }

@@ -5,10 +5,9 @@
  * Call `invalidate(id)` when a peer's key no longer matches (it may have rotated).
  */
 import { LRUCache } from 'lru-cache';
-import { isPilotError } from '../coreapi/errors.js';
 import type { RegistryClient } from './client.js';
 import { RESOLVER_CACHE_SIZE, RESOLVER_CACHE_TTL_MS } from './constants.js';
-import { withSignal } from './peer-resolver.js';
+import { isNotFoundAnswer, withSignal } from './peer-resolver.js';
 
 /** What the tunnel needs. */
 export interface ExpectedKeySource {
@@ -69,7 +68,7 @@ export class RegistryKeySource implements ExpectedKeySource {
       const key = Buffer.from(a.public_key, 'base64');
       return key.length === 32 ? key : null;
     } catch (err) {
-      if (isPilotError(err, 'ERR_REGISTRY_NOT_FOUND')) return null;
+      if (isNotFoundAnswer(err)) return null; // incl. a V1 registry's code-less "request failed"
       throw err;
     }
   }

@@ -22,6 +22,16 @@ export interface RegistryPeerResolverOptions {
   ttlMs?: number;
 }
 
+/**
+ * Did the registry answer "no such node / name"? Our registry (and any that sends our codes) says
+ * ERR_REGISTRY_NOT_FOUND. A V1 reference registry answers every failure with a code-less "request failed"
+ * (ERR_REGISTRY_REQUEST_FAILED here); for the unauthenticated `lookup` and `resolve_hostname` its only failure is
+ * an unknown node or name (reference §7.1, §7.3).
+ */
+export function isNotFoundAnswer(err: unknown): boolean {
+  return isPilotError(err, 'ERR_REGISTRY_NOT_FOUND') || isPilotError(err, 'ERR_REGISTRY_REQUEST_FAILED');
+}
+
 /** `ip:port` / `[v6]:port` → Endpoint; null when empty or malformed. */
 export function parseEndpoint(text: string | undefined): Endpoint | null {
   if (!text) return null;
@@ -100,7 +110,7 @@ export class RegistryPeerResolver implements PeerResolver {
       this.#hostnames.set(name, a.node_id);
       return a.node_id;
     } catch (err) {
-      if (isPilotError(err, 'ERR_REGISTRY_NOT_FOUND')) {
+      if (isNotFoundAnswer(err)) {
         throw new PeerNotFoundError(`coreapi: peer not found: hostname "${name}"`, { cause: err });
       }
       throw err;
@@ -141,7 +151,7 @@ export class RegistryPeerResolver implements PeerResolver {
     try {
       info = await this.#client.lookup(nodeId);
     } catch (err) {
-      if (isPilotError(err, 'ERR_REGISTRY_NOT_FOUND')) {
+      if (isNotFoundAnswer(err)) {
         throw new PeerNotFoundError(`coreapi: peer not found: node ${nodeId}`, { cause: err });
       }
       throw err;
@@ -151,10 +161,12 @@ export class RegistryPeerResolver implements PeerResolver {
       try {
         endpoint = parseEndpoint((await this.#client.resolve(nodeId)).real_addr);
       } catch (err) {
-        // Private without trust, or we are not registered: the peer exists but its endpoint stays hidden.
+        // Private without trust, or we are not registered: the peer exists but its endpoint stays hidden. A V1
+        // reference registry says both (and a refused signature) only as a code-less "request failed".
         if (
           !isPilotError(err, 'ERR_REGISTRY_RESOLVE_DENIED') &&
-          !isPilotError(err, 'ERR_REGISTRY_NOT_FOUND')
+          !isPilotError(err, 'ERR_REGISTRY_NOT_FOUND') &&
+          !isPilotError(err, 'ERR_REGISTRY_REQUEST_FAILED')
         ) {
           throw err;
         }
