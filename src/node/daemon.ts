@@ -12,7 +12,11 @@ export interface RunDaemonOptions {
   onReady?: (node: PilotNode) => void;
   /** Extra createNode options (logger, services). */
   node?: Omit<NodeOptions, keyof NodeConfig>;
-  /** Bound on a clean stop before giving up (default 15 s). */
+  /**
+   * Bound on a clean stop before giving up (default 15 s); the services and open streams get it less a reserve
+   * (≤ 3 s) in which the node still deregisters and removes its IPC socket. Also bounds the wait for an
+   * interrupted start to undo itself.
+   */
   stopTimeoutMs?: number;
 }
 
@@ -41,6 +45,17 @@ async function checkSocketPath(path: string): Promise<void> {
   await prepareSocketPath(path);
 }
 
+/** Resolves true once `p` settled, false when `ms` passed first. */
+async function withinBound(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return r;
+}
+
 export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {}): Promise<void> {
   tuneDaemonGc();
   // A stop request (SIGINT/SIGTERM, the abort signal) counts from the start, also while the node is starting.
@@ -61,30 +76,31 @@ export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {})
     ensureDataDir(config.dataDir);
     if (opts.node?.ipc !== false) await checkSocketPath(config.socket);
     if (stop.signal.aborted) throw interrupted();
-    const starting = createNode({ ...config, ...opts.node });
+    const starting = createNode({ ...config, ...opts.node, signal: stop.signal });
+    const timeout = opts.stopTimeoutMs ?? 15_000;
     const node = await Promise.race([starting, stopped.then(() => null)]);
     if (node === null) {
-      // The node cannot be cancelled half-way: stop it if it still comes up, and report the interrupt now.
-      starting.then(
-        (n) => n.stop().catch(() => {}),
+      // The start sees the abort at its next step and undoes what it did (deregisters a registered node,
+      // removes its socket): wait for that (bounded) before reporting the interrupt, as the process exits next.
+      const settled = starting.then(
+        (n) => n.stop(),
         () => {},
+      );
+      await withinBound(
+        settled.catch(() => {}),
+        timeout,
       );
       throw interrupted();
     }
     opts.onReady?.(node);
     await stopped;
-    const timeout = opts.stopTimeoutMs ?? 15_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      node.stop(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          node.logger.warn({ timeoutMs: timeout }, 'clean stop took too long; exiting');
-          resolve();
-        }, timeout);
-      }),
-    ]);
-    clearTimeout(timer);
+    // The graceful part (services, FIN to open streams) gets the bound less a reserve for deregistering,
+    // removing the socket and closing the sockets.
+    const cut = new AbortController();
+    const cutTimer = setTimeout(() => cut.abort(), timeout - Math.min(3000, Math.floor(timeout / 2)));
+    const done = await withinBound(node.stop({ signal: cut.signal }), timeout);
+    clearTimeout(cutTimer);
+    if (!done) node.logger.warn({ timeoutMs: timeout }, 'clean stop took too long; exiting');
   } finally {
     process.off('SIGINT', requestStop);
     process.off('SIGTERM', requestStop);

@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { makeAddr, type Addr } from '../coreapi/addr.js';
-import { PilotError } from '../coreapi/errors.js';
+import { AbortError, PilotError } from '../coreapi/errors.js';
 import type { EventBus } from '../coreapi/events.js';
 import type { Identity } from '../coreapi/identity.js';
 import type { Logger } from '../coreapi/logger.js';
@@ -43,7 +43,7 @@ import {
 import { createNodeControl } from './node-control.js';
 import type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
 
-export type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
+export type { NodeOptions, PilotNode, RegistrationState, StopOptions } from './pilot-node.js';
 import { createLogger } from './logger.js';
 import { createNatTraversal } from './nat/index.js';
 import { createTrustManager } from './trust/index.js';
@@ -85,8 +85,14 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     ipc: wantIpc,
     streams: streamOverrides,
     trustManager: wantTrust,
+    signal,
     ...cfgOverrides
   } = options;
+  /** Between the steps of the start: an abort ends it (undo runs in the catch below). */
+  const checkAborted = (): void => {
+    if (!signal?.aborted) return;
+    throw signal.reason instanceof Error ? signal.reason : new AbortError('node start aborted');
+  };
   const config: NodeConfig = { ...defaultConfig(), ...cfgOverrides };
   validateNodeConfig(config);
   const logger = givenLogger ?? createLogger(config.logLevel, config.logFormat);
@@ -104,6 +110,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     } else {
       keyPair = generateEd25519();
     }
+    checkAborted();
 
     // Embedded registry and beacon when no registry is configured.
     let embeddedRegistry: RegistryServer | null = null;
@@ -189,6 +196,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       },
     });
     cleanup.push(() => tunnel.close());
+    checkAborted();
 
     // Public endpoint: fixed (--endpoint) or discovered through the beacon.
     const nat = createNatTraversal({
@@ -200,17 +208,20 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     });
     cleanup.push(() => nat.close());
     await nat.discover();
+    checkAborted();
     const listenAddr = nat.registrationAddr();
 
     // Register (same key → same node ID across restarts).
     const reg = await registry
       .register({
         timeoutMs: 10_000,
+        signal,
         listenAddr,
         owner: config.owner ?? undefined,
         hostname: config.hostname ?? undefined,
       })
       .catch((err: unknown) => {
+        checkAborted();
         throw new NodeStartError(
           `cannot register with the registry at ${registryAddr}: ${(err as Error).message}`,
           {
@@ -229,6 +240,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     const nodeConfig: NodeConfig = { ...config, registry: registryAddr, beacon: beaconAddr };
     const registration: RegistrationState = { tags: null, taskExec: null };
     keepRegisteredHostname(nodeConfig, reg, logger);
+    checkAborted();
     if (config.public) await registry.setVisibility(true);
 
     const events = createEventBus({ nodeId: () => nodeId });
@@ -295,6 +307,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       hostCapabilities,
       logger,
     });
+    checkAborted();
     registerPlugins(services, loaded);
     for (const s of extraServices ?? []) services.register(s);
     const supervisor = createSupervisor(services, { events, logger });
@@ -318,9 +331,15 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       await trust.start();
       cleanup.push(() => trust.stop());
     }
+    checkAborted();
 
-    await services.startAll({ streams, identity, resolver, events, logger, trust: trust?.checker() });
+    // A required service whose start ends on the abort rolls the others back; an optional one is skipped.
     cleanup.push(() => services.stopAll());
+    await services.startAll(
+      { streams, identity, resolver, events, logger, trust: trust?.checker() },
+      { signal },
+    );
+    checkAborted();
 
     // Heartbeat, re-registration.
     const heartbeat = startHeartbeat({
@@ -376,13 +395,21 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
         datagramHandlers.add(handler);
         return () => datagramHandlers.delete(handler);
       },
-      stop: async () => {
+      stop: async (stopOptions = {}) => {
+        const cut = stopOptions.signal;
         logger.info('stopping');
         supervisor.stop();
-        await services.stopAll().catch((err: unknown) => logger.warn({ err }, 'service stop errors'));
+        await untilAborted(
+          services.stopAll().catch((err: unknown) => logger.warn({ err }, 'service stop errors')),
+          cut,
+          () => logger.warn('services did not stop in time; stopping the node without them'),
+        );
         heartbeat.stop();
-        await trust?.stop().catch((err: unknown) => logger.warn({ err }, 'trust stop failed'));
-        await finishStreams(streams, 1000);
+        await untilAborted(
+          trust?.stop().catch((err: unknown) => logger.warn({ err }, 'trust stop failed')),
+          cut,
+        );
+        await untilAborted(finishStreams(streams, 1000), cut);
         try {
           await registry.deregister({ timeoutMs: 2000 });
           events.publish('node.deregistered', { node_id: nodeId });
@@ -411,6 +438,7 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       });
       cleanup.push(() => ipc?.close());
     }
+    checkAborted();
     logger.info(
       {
         node_id: nodeId,
@@ -426,6 +454,28 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
     await undo();
     throw err;
   }
+}
+
+/** Wait for `p`, or only until `signal` aborts (then `onCut` runs once). */
+async function untilAborted(
+  p: Promise<unknown> | undefined,
+  signal: AbortSignal | undefined,
+  onCut?: () => void,
+): Promise<void> {
+  if (!p) return;
+  if (!signal) {
+    await p;
+    return;
+  }
+  let onAbort: () => void = () => {};
+  const cut = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(true);
+    if (signal.aborted) resolve(true);
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const wasCut = await Promise.race([p.then(() => false), cut]);
+  signal.removeEventListener('abort', onAbort);
+  if (wasCut) onCut?.();
 }
 
 /** Close established streams gracefully (FIN) and give them `ms` to finish before the stack resets the rest. */

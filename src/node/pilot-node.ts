@@ -25,6 +25,19 @@ export interface NodeOptions extends Partial<NodeConfig> {
   streams?: Record<string, unknown>;
   /** Run the trust manager (default true; tests that drive their own pass false). */
   trustManager?: boolean;
+  /**
+   * Aborts the start: createNode stops at its next step (the registration request, a service's start),
+   * undoes what it set up (a node already registered is deregistered) and rejects with the abort reason.
+   */
+  signal?: AbortSignal;
+}
+
+export interface StopOptions {
+  /**
+   * Cuts the stop short: the services' and the streams' graceful phases are not awaited any longer, the node
+   * still deregisters (≤ 2 s), removes its IPC socket and closes its sockets.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -64,5 +77,6 @@ export interface PilotNode {
   readonly startedAt: Date;
   /** Subscribe to every datagram the node receives. */
   onDatagram(handler: (d: Datagram) => void): () => void;
-  stop(): Promise<void>;
+  /** Stop: services in reverse order, FIN to open streams (≤ 1 s), deregister, IPC socket removed, sockets. */
+  stop(options?: StopOptions): Promise<void>;
 }
