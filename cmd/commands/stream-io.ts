@@ -192,10 +192,18 @@ export const streamIoCommands = [
   }),
 ];
 
-/** stdin → stream (end on EOF), stream → stdout; resolves when the stream is done or on an interrupt. */
+/**
+ * stdin → stream (end on EOF), stream → stdout. Resolves when both directions are done: the remote ended its
+ * side, and stdin ended and our FIN is out (every byte reached the daemon). A remote that half-closes (it is
+ * done sending but still reads) therefore still gets all of a piped stdin; only a terminal (stdin a TTY) ends
+ * the session when the remote ends, as there is nothing piped to lose. Also resolves on an interrupt, rejects
+ * when the stream fails.
+ */
 function interactive(ctx: CommandContext, stream: Stream): Promise<void> {
   const { stdin, stdout } = ctx.io;
   return new Promise<void>((resolve, reject) => {
+    let remoteEnded = false;
+    let localEnded = false;
     const onStdin = (chunk: Buffer): void => {
       if (!stream.write(chunk)) {
         stdin.pause();
@@ -205,10 +213,22 @@ function interactive(ctx: CommandContext, stream: Stream): Promise<void> {
     const onStdinEnd = (): void => {
       stream.end();
     };
+    const onFinish = (): void => {
+      localEnded = true;
+      if (remoteEnded) finish();
+    };
+    const onEnd = (): void => {
+      remoteEnded = true;
+      if (localEnded || stdin.isTTY === true) finish();
+    };
+    const onClose = (): void => finish();
     const finish = (err?: Error | null): void => {
       stdin.off('data', onStdin);
       stdin.off('end', onStdinEnd);
       stdin.pause();
+      stream.off('finish', onFinish);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
       ctx.signal.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve();
@@ -224,8 +244,9 @@ function interactive(ctx: CommandContext, stream: Stream): Promise<void> {
         stdout.once('drain', () => stream.resume());
       }
     });
-    stream.once('end', () => finish());
-    stream.once('close', () => finish());
+    stream.once('finish', onFinish);
+    stream.once('end', onEnd);
+    stream.once('close', onClose);
     stream.once('error', (err) => finish(err));
     stdin.on('data', onStdin);
     stdin.once('end', onStdinEnd);

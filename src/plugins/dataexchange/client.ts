@@ -180,7 +180,7 @@ export function sendFileData(
   return sendFrame(streams, addr, { type: FRAME_FILE, filename: name, payload }, options);
 }
 
-/** Read a local file (at most 16 MiB with its name) and send it. `name` defaults to the path's base name. */
+/** Read a local file (at most 16 MiB with its name and the name's 2-byte length) and send it. `name` defaults to the path's base name. */
 export async function sendFile(
   streams: Streams,
   addr: Addr,
@@ -188,13 +188,16 @@ export async function sendFile(
   options: SendOptions & { name?: string } = {},
 ): Promise<string> {
   let data: Buffer;
+  const name = options.name ?? basename(path);
   try {
     const size = (await stat(path)).size;
-    if (size > MAX_FRAME_PAYLOAD) {
+    // The FILE frame's payload is the 2-byte name length, the name and the data.
+    const max = MAX_FRAME_PAYLOAD - 2 - Buffer.byteLength(name, 'utf8');
+    if (size > max) {
       throw new FrameTooLargeError(
-        `file of ${size} bytes exceeds the ${MAX_FRAME_PAYLOAD}-byte frame limit`,
+        `file of ${size} bytes exceeds the ${max}-byte limit (the ${MAX_FRAME_PAYLOAD}-byte frame holds its name too)`,
         {
-          details: { path, size, max: MAX_FRAME_PAYLOAD },
+          details: { path, size, max },
         },
       );
     }
@@ -206,5 +209,5 @@ export async function sendFile(
       details: { path },
     });
   }
-  return sendFileData(streams, addr, options.name ?? basename(path), data, options);
+  return sendFileData(streams, addr, name, data, options);
 }
