@@ -288,7 +288,7 @@ export const daemonCommands = [
   command<{ pid: number; forced: boolean }>({
     name: 'daemon stop',
     description: 'stop the background daemon: SIGTERM, then SIGKILL after the grace period',
-    flags: [flag('timeout', 'duration', 'grace period before SIGKILL', { default: '10s' })],
+    flags: [flag('timeout', 'duration', 'grace period before SIGKILL', { default: '20s' })],
     returns: { pid: 'process id', forced: 'true when it had to be killed' },
     async run(ctx, input) {
       const pidFile = pidFilePath(ctx.home);

@@ -56,6 +56,9 @@ async function withinBound(p: Promise<unknown>, ms: number): Promise<boolean> {
   return r;
 }
 
+/** How long a stop (SIGINT/SIGTERM) may take before the daemon gives up waiting for it (15 s). */
+export const DAEMON_STOP_TIMEOUT_MS = 15_000;
+
 export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {}): Promise<void> {
   tuneDaemonGc();
   // A stop request (SIGINT/SIGTERM, the abort signal) counts from the start, also while the node is starting.
@@ -77,7 +80,7 @@ export async function runDaemon(config: NodeConfig, opts: RunDaemonOptions = {})
     if (opts.node?.ipc !== false) await checkSocketPath(config.socket);
     if (stop.signal.aborted) throw interrupted();
     const starting = createNode({ ...config, ...opts.node, signal: stop.signal });
-    const timeout = opts.stopTimeoutMs ?? 15_000;
+    const timeout = opts.stopTimeoutMs ?? DAEMON_STOP_TIMEOUT_MS;
     const node = await Promise.race([starting, stopped.then(() => null)]);
     if (node === null) {
       // The start sees the abort at its next step and undoes what it did (deregisters a registered node,
