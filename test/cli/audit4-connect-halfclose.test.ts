@@ -6,54 +6,24 @@
  * on the same daemon.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, createRegistry, silentLogger, type Driver, type RegistryServer } from '../../src/index.js';
-import { baseEnv, cliBundle, spawnCli, tempDir, type CliProcess } from './helpers.js';
+import { connect, type Driver } from '../../src/index.js';
+import { sha256, startLoneDaemon, type LoneDaemon } from './helpers.js';
 
-const tmp = tempDir('pilot-audit4-halfclose-');
-const sock = join(tmp.dir, 'd.sock');
-const env = baseEnv({ PILOT_HOME: join(tmp.dir, 'home'), PILOT_SOCKET: sock });
-let script = '';
-let registry: RegistryServer;
-let daemon: CliProcess;
+let d: LoneDaemon;
 let driver: Driver;
-let nodeId = 0;
 
 beforeAll(async () => {
-  script = await cliBundle();
-  registry = createRegistry({ addr: '127.0.0.1:0', registrationRateLimit: false, logger: silentLogger });
-  const a = await registry.listen();
-  daemon = await spawnCli(
-    [
-      'daemon',
-      '--registry',
-      `${a.host}:${a.port}`,
-      '--listen',
-      '127.0.0.1:0',
-      '--identity',
-      join(tmp.dir, 'identity.json'),
-      '--log-level',
-      'warn',
-      '--json',
-    ],
-    { env },
-  );
-  const line = await daemon.waitFor(/^\{"status":"ok".*\}$/m);
-  nodeId = (JSON.parse(line[0]) as { data: { node_id: number } }).data.node_id;
-  driver = await connect(sock);
+  d = await startLoneDaemon('pilot-audit4-halfclose-');
+  driver = await connect(d.sock);
 }, 20_000);
 
 afterAll(async () => {
   await driver?.close();
-  await daemon?.stop();
-  await registry?.close();
-  tmp.cleanup();
+  await d?.stop();
 });
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('pilot connect with piped stdin', () => {
   it('a remote that half-closes first still receives all of stdin, intact', async () => {
@@ -73,8 +43,8 @@ describe('pilot connect with piped stdin', () => {
       received.catch(() => {});
 
       const data = randomBytes(3 * 1024 * 1024);
-      const child = spawn(process.execPath, [script, 'connect', String(nodeId), String(port)], {
-        env,
+      const child = spawn(process.execPath, [d.script, 'connect', String(d.nodeId), String(port)], {
+        env: d.env,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -92,7 +62,7 @@ describe('pilot connect with piped stdin', () => {
       expect(stderr).toMatch(/connected to/);
       const got = await received;
       expect(got.length).toBe(data.length);
-      expect(sha(got)).toBe(sha(data));
+      expect(sha256(got)).toBe(sha256(data));
     } finally {
       await listener.close();
     }

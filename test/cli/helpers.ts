@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { createRegistry, silentLogger } from '../../src/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'pilot-cli-test');
@@ -194,4 +195,66 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** SHA-256 of `b` in hex (content checks). */
+export function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** One foreground `pilot daemon` on loopback with its own in-process registry (see {@link startLoneDaemon}). */
+export interface LoneDaemon {
+  /** Its temp directory (identity, home, socket): test files may go here too. */
+  readonly dir: string;
+  readonly sock: string;
+  /** Environment for CLI commands that talk to it. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly nodeId: number;
+  /** The bundled CLI script (for spawning `node <script> …` directly). */
+  readonly script: string;
+  /** Stop the daemon and the registry, remove the directory. */
+  stop(): Promise<void>;
+}
+
+/** Start a registry and one daemon joined to it; resolves once the daemon printed its `--json` ready line. */
+export async function startLoneDaemon(prefix: string): Promise<LoneDaemon> {
+  const script = await cliBundle();
+  const tmp = tempDir(prefix);
+  const sock = join(tmp.dir, 'd.sock');
+  const env = baseEnv({ PILOT_HOME: join(tmp.dir, 'home'), PILOT_SOCKET: sock });
+  const registry = createRegistry({
+    addr: '127.0.0.1:0',
+    registrationRateLimit: false,
+    logger: silentLogger,
+  });
+  const a = await registry.listen();
+  const daemon = await spawnCli(
+    [
+      'daemon',
+      '--registry',
+      `${a.host}:${a.port}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--identity',
+      join(tmp.dir, 'identity.json'),
+      '--log-level',
+      'warn',
+      '--json',
+    ],
+    { env },
+  );
+  const line = await daemon.waitFor(/^\{"status":"ok".*\}$/m);
+  const nodeId = (JSON.parse(line[0]) as { data: { node_id: number } }).data.node_id;
+  return {
+    dir: tmp.dir,
+    sock,
+    env,
+    nodeId,
+    script,
+    stop: async () => {
+      await daemon.stop();
+      await registry.close();
+      tmp.cleanup();
+    },
+  };
 }
