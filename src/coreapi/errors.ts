@@ -130,6 +130,16 @@ export class DatagramTooLargeError extends PilotError {
   }
 }
 
+/** The reference's text for a datagram to a broadcast address (reference §6.9). */
+export const BROADCAST_UNAVAILABLE_TEXT = 'broadcast is not available — custom networks are WIP';
+
+/** A datagram to a broadcast address (node 0xFFFFFFFF): broadcast is not available, as in the reference. */
+export class BroadcastUnavailableError extends PilotError {
+  constructor(message = BROADCAST_UNAVAILABLE_TEXT, options?: PilotErrorOptions) {
+    super('ERR_BROADCAST_UNAVAILABLE', message, options);
+  }
+}
+
 /** The object (stream, listener, node) was already closed. */
 export class ClosedError extends PilotError {
   constructor(message = 'closed', options?: PilotErrorOptions) {

@@ -12,7 +12,7 @@
  * when the socket blocks and cleared when it drains). A client that reads, however slowly, is kept.
  */
 import type { Socket } from 'node:net';
-import { formatAddr, isBroadcastAddr, type Addr } from '../coreapi/addr.js';
+import { formatAddr, type Addr } from '../coreapi/addr.js';
 import {
   AbortError,
   ClosedError,
@@ -105,9 +105,6 @@ const DAEMON_ONLY = new Set<string>([
  * replies without bound.
  */
 export const MAX_PENDING_REPLIES = 128;
-
-/** The reference's error for a datagram to a broadcast address (node 0xFFFFFFFF), reference §6.9. */
-export const BROADCAST_UNAVAILABLE = 'broadcast is not available — custom networks are WIP';
 
 /** Fills the reply slot of a request that is not answered on success. */
 const NO_REPLY = Buffer.alloc(0);
@@ -774,12 +771,20 @@ export class IpcSession implements ConnHost {
       .catch((err: unknown) => this.#internal(err));
   }
 
-  /** Send a client's datagram. Broadcast is refused with the reference's text (reference §6.9). */
+  /**
+   * Send a client's datagram. The streams layer refuses broadcast with the reference's text; an extension
+   * client gets it as ERR_IPC_UNSUPPORTED, like the other commands the daemon does not offer.
+   */
   async #sendDatagram(addr: Addr, port: number, data: Buffer): Promise<void> {
-    if (isBroadcastAddr(addr)) {
-      throw new IpcUnsupportedError(BROADCAST_UNAVAILABLE, { details: { addr: formatAddr(addr), port } });
+    try {
+      await this.#deps.streams.sendDatagram(addr, port, data);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_BROADCAST_UNAVAILABLE') throw err;
+      throw new IpcUnsupportedError((err as Error).message, {
+        cause: err,
+        details: { addr: formatAddr(addr), port },
+      });
     }
-    await this.#deps.streams.sendDatagram(addr, port, data);
   }
 
   #remember(connId: number): void {

@@ -8,8 +8,9 @@
  * no node waits `timeoutMs` (default {@link MEMORY_DIAL_TIMEOUT_MS}) then rejects ERR_DIAL_TIMEOUT, like an
  * unreachable peer. Datagrams to an unbound port or an unknown node are silently dropped.
  */
-import { addrEquals, formatAddr, type Addr } from '../coreapi/addr.js';
+import { addrEquals, formatAddr, isBroadcastAddr, type Addr } from '../coreapi/addr.js';
 import {
+  BroadcastUnavailableError,
   AbortError,
   ClosedError,
   ConnectionRefusedError,
@@ -159,6 +160,9 @@ export class MemoryStreams implements Streams {
     checkPort(port);
     if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
     if (this.#closed) throw new ClosedError('node closed');
+    if (isBroadcastAddr(addr)) {
+      throw new BroadcastUnavailableError(undefined, { details: { addr: formatAddr(addr), port } });
+    }
     if (data.length > MEMORY_MAX_DATAGRAM) {
       throw new DatagramTooLargeError(`datagram of ${data.length} bytes exceeds ${MEMORY_MAX_DATAGRAM}`, {
         details: { size: data.length, max: MEMORY_MAX_DATAGRAM },

@@ -6,11 +6,12 @@
  */
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Addr } from '../coreapi/addr.js';
+import { formatAddr, isBroadcastAddr, type Addr } from '../coreapi/addr.js';
 import {
   AbortError,
   ClosedError,
   ConnectionRefusedError,
+  BroadcastUnavailableError,
   DatagramTooLargeError,
   DialTimeoutError,
   InvalidArgumentError,
@@ -232,6 +233,9 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     if (this.#closed) throw new StackClosedError();
     if (options.signal?.aborted) throw new AbortError();
     if (!isValidPort(port)) throw new InvalidArgumentError(`invalid port ${port}`);
+    if (isBroadcastAddr(addr)) {
+      throw new BroadcastUnavailableError(undefined, { details: { addr: formatAddr(addr), port } });
+    }
     if (data.length > MAX_DATAGRAM_PAYLOAD) {
       throw new DatagramTooLargeError(`datagram of ${data.length} bytes exceeds ${MAX_DATAGRAM_PAYLOAD}`, {
         details: { size: data.length, max: MAX_DATAGRAM_PAYLOAD },
