@@ -17,6 +17,8 @@ export interface MainOptions {
   self?: { script: string; execArgv: readonly string[] };
   /** Install SIGINT/SIGTERM handlers that abort the running command (default true). */
   handleSignals?: boolean;
+  /** Called with the command about to run, after its arguments parsed (the executable tunes V8 here). */
+  beforeRun?: (spec: CommandSpec) => void;
 }
 
 export function processIo(): CliIo {
@@ -144,6 +146,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     argv: rest,
     json,
     run: async (spec, input) => {
+      options.beforeRun?.(spec);
       ctx = new CommandContext({ out, socket, signal: abort.signal, self: options.self });
       const data = await spec.run(ctx, input);
       if (data !== undefined) out.ok(data, spec.text);

@@ -3,6 +3,7 @@
  * The `pilot` executable: `pilot daemon` and the pilotctl-style client commands. See docs/cli.md.
  */
 import { tuneDaemonGc } from '../src/node/gc-tuning.js';
+import { tuneClientJit } from './client-jit.js';
 import { main } from './main.js';
 
 /** Exit status when stdout/stderr's reader went away (EPIPE): 128 + SIGPIPE, as a pilotctl killed by SIGPIPE. */
@@ -25,7 +26,12 @@ for (const stream of [process.stdout, process.stderr]) {
 // buffers through the client process as the daemon moves.
 tuneDaemonGc();
 
-const code = await main(process.argv.slice(2));
+// Commands that talk to a daemon are short-lived clients: see client-jit.ts.
+const code = await main(process.argv.slice(2), {
+  beforeRun: (spec) => {
+    if (spec.daemon) tuneClientJit();
+  },
+});
 process.exitCode = code;
 // A slow reader gets the whole output: wait until it took it, then exit even if a handle lingers (stdin, a
 // socket in its close linger).
