@@ -126,6 +126,11 @@ function notifyParent(ctx: CommandContext, m: ChildMessage): Promise<void> {
 
 async function runForeground(ctx: CommandContext, config: NodeConfig): Promise<undefined> {
   const pidFile = ctx.env[PID_FILE_ENV];
+  // A second SIGINT/SIGTERM during a slow stop exits at once (process.exit): the pid file goes then too.
+  const removePid = (): void => {
+    if (pidFile) removePidFile(pidFile, process.pid);
+  };
+  process.once('exit', removePid);
   try {
     // The node's code loads only for the daemon itself, not for the CLI's other commands.
     const { runDaemon } = await import('../../src/node/index.js');
@@ -153,7 +158,8 @@ async function runForeground(ctx: CommandContext, config: NodeConfig): Promise<u
     await notifyParent(ctx, { type: 'error', code: e.cliCode, message: e.message, hint: e.hint });
     throw e;
   } finally {
-    if (pidFile) removePidFile(pidFile, process.pid);
+    process.off('exit', removePid);
+    removePid();
   }
   return undefined;
 }

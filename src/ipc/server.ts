@@ -28,7 +28,13 @@ import {
 import type { DaemonControl } from './daemon-control.js';
 import { encodeRecvFrom, frame } from './protocol.js';
 import { IpcSession } from './server-session.js';
-import { listenPrivate, prepareSocketPath, removeSocketFile } from './socket-file.js';
+import {
+  forgetOnExit,
+  listenPrivate,
+  prepareSocketPath,
+  removeOnExit,
+  removeSocketFile,
+} from './socket-file.js';
 
 export interface IpcServerOptions {
   /** Unix socket path (default `/tmp/pilot.sock`). */
@@ -110,6 +116,7 @@ export class IpcServer {
     });
     server.on('error', (err: Error) => this.#log.error({ err: err.message }, 'ipc server error'));
     this.#unsubscribe = options.control.onDatagram((d) => this.#fanout(d));
+    removeOnExit(socketPath, ino);
   }
 
   /** Connected clients. */
@@ -130,6 +137,7 @@ export class IpcServer {
     for (const s of [...this.#sessions]) s.destroy();
     await closed;
     await removeSocketFile(this.socketPath, this.#ino);
+    forgetOnExit(this.socketPath, this.#ino);
   }
 
   #fanout(d: Datagram): void {

@@ -5,6 +5,7 @@
  * removed only if it is still ours (same inode).
  */
 import { randomBytes } from 'node:crypto';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { lstat, chmod, link, rename, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
@@ -152,4 +153,41 @@ export async function removeSocketFile(path: string, ino: number): Promise<void>
   } catch {
     // Already gone or not ours to remove.
   }
+}
+
+/** {@link removeSocketFile}, synchronously: for a process that exits before its server could close. */
+export function removeSocketFileSync(path: string, ino: number): void {
+  try {
+    const st = lstatSync(path);
+    if (st.ino === ino && st.isSocket()) unlinkSync(path);
+  } catch {
+    // Already gone or not ours to remove.
+  }
+}
+
+/** Socket files (path → inode) of servers in this process that have not closed yet. */
+const liveSockets = new Map<string, number>();
+let exitHook = false;
+
+function removeLiveSockets(): void {
+  for (const [path, ino] of liveSockets) removeSocketFileSync(path, ino);
+  liveSockets.clear();
+}
+
+/**
+ * Remove `path` when the process exits while its server is still open: `process.exit()` (a second Ctrl-C
+ * during a slow stop, an embedder's exit) runs no asynchronous clean-up, and a socket file left behind makes
+ * the next daemon probe it before it can start. {@link forgetOnExit} once the server closed.
+ */
+export function removeOnExit(path: string, ino: number): void {
+  liveSockets.set(path, ino);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', removeLiveSockets);
+  }
+}
+
+/** Undo {@link removeOnExit} (the server removed its file itself, or is about to). */
+export function forgetOnExit(path: string, ino: number): void {
+  if (liveSockets.get(path) === ino) liveSockets.delete(path);
 }
