@@ -16,6 +16,7 @@ import {
   ConfigError,
   defaultConfig,
   readConfigFile,
+  serviceOfDisableKey,
   validateNodeConfig,
   type NodeConfig,
 } from './config.js';
@@ -87,11 +88,29 @@ export function editConfigObject(current: ConfigObject, edit: ConfigEdit, origin
     }
     return first;
   };
+  // `no-echo` & co. edit the `disable` list (as `no-encrypt` edits `encrypt`); a `no-echo` key already in the
+  // file goes, so the file says it once.
+  const toggle = (raw: string, service: string, off: boolean): void => {
+    const current = spellingOf('disable');
+    const list =
+      current === undefined ? [] : applyConfig(defaultConfig(), { [current]: out[current] }, origin).disable;
+    for (const k of Object.keys(out)) if (canonicalKey(k) === canonicalKey(raw)) delete out[k];
+    const rest = list.filter((s) => s !== service);
+    out[current ?? 'disable'] = off ? [...rest, service] : rest;
+  };
   for (const raw of edit.unset ?? []) {
-    if (canonicalKey(raw) === 'noEncrypt') drop('encrypt');
+    const service = serviceOfDisableKey(raw);
+    if (service !== undefined) toggle(raw, service, false);
+    else if (canonicalKey(raw) === 'noEncrypt') drop('encrypt');
     else drop(configKey(raw, origin));
   }
   for (const [raw, text] of Object.entries(edit.set ?? {})) {
+    const service = serviceOfDisableKey(raw);
+    if (service !== undefined) {
+      const off = applyConfig(defaultConfig(), { [raw]: text }, origin, true).disable.includes(service);
+      toggle(raw, service, off);
+      continue;
+    }
     let key: keyof NodeConfig;
     let value: unknown;
     if (canonicalKey(raw) === 'noEncrypt') {

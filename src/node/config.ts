@@ -271,6 +271,12 @@ const DISABLE_KEYS: Readonly<Record<string, string>> = {
   noWebhook: 'webhook',
 };
 
+/** The built-in service a `no-echo`-style key (any spelling) disables, or undefined for other keys. */
+export function serviceOfDisableKey(key: string): string | undefined {
+  const canonical = canonicalKey(key);
+  return Object.hasOwn(DISABLE_KEYS, canonical) ? DISABLE_KEYS[canonical] : undefined;
+}
+
 /** Apply `source` over `cfg`, validating each key. Unknown keys are an error naming them. */
 export function applyConfig(
   cfg: NodeConfig,

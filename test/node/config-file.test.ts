@@ -110,3 +110,40 @@ describe('config file editing', () => {
     expect(flagSpelling('listen')).toBe('listen');
   });
 });
+
+describe('config file editing: the services’ no-* keys', () => {
+  it('--set no-echo=true adds echo to disable, keeping the list and the other keys', () => {
+    expect(editConfigObject({}, { set: { 'no-echo': 'true' } })).toEqual({ disable: ['echo'] });
+    expect(editConfigObject({ log_level: 'warn', disable: ['webhook'] }, { set: { no_echo: '1' } })).toEqual({
+      log_level: 'warn',
+      disable: ['webhook', 'echo'],
+    });
+    // Already disabled: listed once.
+    expect(editConfigObject({ disable: ['echo'] }, { set: { noEcho: 'true' } })).toEqual({
+      disable: ['echo'],
+    });
+  });
+
+  it('false and --unset take the service out; a no-* key in the file is folded into disable', () => {
+    expect(editConfigObject({ disable: ['echo', 'webhook'] }, { set: { 'no-echo': 'false' } })).toEqual({
+      disable: ['webhook'],
+    });
+    expect(editConfigObject({ disable: ['stdio'] }, { unset: ['no-stdio'] })).toEqual({ disable: [] });
+    expect(
+      editConfigObject({ no_eventstream: true, disable: ['echo'] }, { set: { 'no-webhook': 'true' } }),
+    ).toEqual({ no_eventstream: true, disable: ['echo', 'webhook'] });
+    expect(editConfigObject({ 'no-echo': true }, { set: { 'no-echo': 'false' } })).toEqual({ disable: [] });
+  });
+
+  it('the daemon reads the result back, and a bad value is refused with the file unchanged', async () => {
+    const path = join(dir, 'no-keys.json');
+    await writeConfigObject(
+      path,
+      editConfigObject({}, { set: { 'no-dataexchange': 'true', 'no-echo': 'true' } }),
+    );
+    const cfg = loadConfig({ file: path, env: {}, flags: {} });
+    expect([...cfg.disable].sort()).toEqual(['dataexchange', 'echo']);
+    expect(codeOf(() => editConfigObject({}, { set: { 'no-echo': 'maybe' } }))).toBe('ERR_CONFIG_INVALID');
+    expect(readConfigObject(path)).toEqual({ disable: ['dataexchange', 'echo'] });
+  });
+});
