@@ -1,7 +1,9 @@
 /**
- * Datagrams: `pilot listen <port>` (print what arrives; NDJSON when unbounded) and `pilot send-datagram`.
+ * Datagrams: `pilot listen <port>` (print what arrives; NDJSON when unbounded), `pilot send-datagram` and
+ * `pilot broadcast` (a datagram to a network's broadcast address, which daemons refuse for now, as the
+ * reference does: `unavailable`, "broadcast is not available — custom networks are WIP").
  */
-import { formatAddr, type Datagram } from '../../src/client.js';
+import { broadcastAddr, formatAddr, type Datagram } from '../../src/client.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline, timedOut } from '../io-util.js';
@@ -92,5 +94,40 @@ export const datagramCommands = [
       return { target: formatAddr(addr), port, bytes: payload.length };
     },
     text: (d, out) => out.line(`sent ${d.bytes} bytes to ${d.target}:${d.port}`),
+  }),
+
+  command<{ target: string; network: number; port: number; bytes: number }>({
+    name: 'broadcast',
+    description: 'send one datagram to every node of a network (refused while custom networks are WIP)',
+    daemon: true,
+    args: [arg('network', 'network ID (0-65535)'), arg('port', 'remote port')],
+    flags: [flag('data', 'string', 'text to send (required)', { placeholder: 'text' })],
+    returns: { target: 'broadcast address', network: 'network ID', port: 'port', bytes: 'bytes sent' },
+    async run(ctx, input) {
+      const text = String(input.args.network).trim();
+      const network = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+      if (!(network <= 0xffff)) {
+        throw new CliError(
+          'invalid_argument',
+          `network "${String(input.args.network)}" must be a number 0-65535`,
+        );
+      }
+      const port = parsePort(input.args.port as string);
+      const data = input.flags.data as string | undefined;
+      if (data === undefined) throw new CliError('invalid_argument', '--data is required');
+      const addr = broadcastAddr(network);
+      const payload = Buffer.from(data, 'utf8');
+      try {
+        await (await ctx.driver()).sendDatagram(addr, port, payload, { signal: ctx.requestSignal });
+      } catch (err) {
+        // The daemon's refusal is about broadcast, not about an old daemon missing a command.
+        if ((err as { code?: unknown }).code !== 'ERR_IPC_UNSUPPORTED') throw err;
+        throw new CliError('unavailable', (err as Error).message, {
+          hint: 'send to each node with `pilot send-datagram` instead',
+        });
+      }
+      return { target: formatAddr(addr), network, port, bytes: payload.length };
+    },
+    text: (d, out) => out.line(`broadcast ${d.bytes} bytes to ${d.target}:${d.port}`),
   }),
 ];
