@@ -20,6 +20,15 @@ export function checkText(what: string, text: string): void {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** `text` cut to at most `maxBytes` UTF-8 bytes, at a character boundary (a surrogate pair is never split). */
+export function clipText(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const { read } = utf8.encodeInto(text, new Uint8Array(maxBytes));
+  return text.slice(0, read);
+}
+
 export function noPending(nodeId: number): TrustError {
   return new TrustError('ERR_TRUST_PENDING_NOT_FOUND', `no pending handshake from node ${nodeId}`, {
     details: { nodeId },
@@ -28,4 +37,28 @@ export function noPending(nodeId: number): TrustError {
 
 export function validPeer(id: unknown, self: number): id is number {
   return typeof id === 'number' && Number.isInteger(id) && id > 0 && id <= 0xffffffff && id !== self;
+}
+
+/** What a registry lookup says about a node, checked. */
+export interface RegisteredPeer {
+  /** Base64 Ed25519 key as the registry gave it. */
+  readonly key: string;
+  /** Its network IDs (only valid 16-bit IDs; anything else in the answer is ignored). */
+  readonly networks: readonly number[];
+}
+
+/**
+ * A lookup answer as a {@link RegisteredPeer}, or null when it has no usable key. Registry answers are input
+ * like any other: what is kept here ends up in trust.json, which must stay loadable.
+ */
+export function registeredPeer(answer: unknown): RegisteredPeer | null {
+  if (typeof answer !== 'object' || answer === null) return null;
+  const a = answer as { public_key?: unknown; networks?: unknown };
+  if (typeof a.public_key !== 'string') return null;
+  const networks = Array.isArray(a.networks)
+    ? (a.networks as unknown[]).filter(
+        (n): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff,
+      )
+    : [];
+  return { key: a.public_key, networks };
 }

@@ -7,6 +7,7 @@ import { InvalidArgumentError, isPilotError } from '../../coreapi/errors.js';
 import type { Identity } from '../../coreapi/identity.js';
 import type { Logger } from '../../coreapi/logger.js';
 import type { Streams } from '../../coreapi/streams.js';
+import { registeredPeer } from './arguments.js';
 import * as C from './constants.js';
 import { deliverDirect, type DirectDelivery } from './handshake-channel.js';
 import { createHandshakeMessage, encodeHandshakeMessage, HandshakeType } from './handshake-message.js';
@@ -107,8 +108,9 @@ export class HandshakeOutbox {
   /** The registry's key and networks of a node, or null (logged) when the lookup fails. */
   async lookup(nodeId: number): Promise<{ key: string; networks: readonly number[] } | null> {
     try {
-      const r = await this.#o.registry.lookup(nodeId, this.call());
-      return { key: r.public_key, networks: Array.isArray(r.networks) ? r.networks : [] };
+      const r = registeredPeer(await this.#o.registry.lookup(nodeId, this.call()));
+      if (r === null) this.#o.log.debug({ peer: nodeId }, 'lookup answer without a key');
+      return r;
     } catch (err) {
       this.#o.log.debug({ peer: nodeId, err: errText(err) }, 'lookup failed');
       return null;

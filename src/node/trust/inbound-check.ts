@@ -5,6 +5,7 @@
  * The replay set records a message only after it passed every check.
  */
 import { isPilotError } from '../../coreapi/errors.js';
+import { registeredPeer, type RegisteredPeer } from './arguments.js';
 import {
   checkSignature,
   checkTimestamp,
@@ -41,19 +42,16 @@ export async function verifyInbound(m: HandshakeMessage, ctx: InboundContext): P
   if (when) return no(when, `timestamp ${m.timestamp}`);
   const hash = handshakeMessageHash(m);
   if (ctx.replay.has(hash, now)) return no('replay', 'message seen before');
-  let registered: Awaited<ReturnType<TrustRegistry['lookup']>>;
+  let registered: RegisteredPeer | null;
   try {
-    registered = await ctx.registry.lookup(m.node_id, ctx.call);
+    registered = registeredPeer(await ctx.registry.lookup(m.node_id, ctx.call));
   } catch (err) {
     const unknown = isPilotError(err, 'ERR_REGISTRY_NOT_FOUND');
     return no(unknown ? 'unknown_sender' : 'lookup_failed', (err as Error)?.message ?? String(err));
   }
-  const bad = checkSignature(m, Buffer.from(registered.public_key, 'base64'), ctx.self);
+  if (registered === null) return no('lookup_failed', 'the lookup answer has no key');
+  const bad = checkSignature(m, Buffer.from(registered.key, 'base64'), ctx.self);
   if (bad) return no(bad, bad === 'wrong_key' ? 'not the registered key' : 'bad signature');
   if (!ctx.replay.add(hash, ctx.clock())) return no('replay', 'message seen before');
-  return {
-    ok: true,
-    key: registered.public_key,
-    networks: Array.isArray(registered.networks) ? registered.networks : [],
-  };
+  return { ok: true, key: registered.key, networks: registered.networks };
 }

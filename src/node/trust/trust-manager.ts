@@ -15,7 +15,7 @@ import { formatAddr, makeAddr } from '../../coreapi/addr.js';
 import type { Logger } from '../../coreapi/logger.js';
 import type { Listener, Stream } from '../../coreapi/streams.js';
 import type { TrustChecker } from '../../coreapi/trust.js';
-import { checkNodeId, checkText, noPending, validPeer } from './arguments.js';
+import { checkNodeId, checkText, clipText, noPending, validPeer } from './arguments.js';
 import * as C from './constants.js';
 import { TrustError } from './errors.js';
 import { readHandshake } from './handshake-channel.js';
@@ -35,7 +35,7 @@ import { StoreWriter } from './store-writer.js';
 import { TaskSet } from './task-set.js';
 import { TrustCounterSet, type TrustCounters } from './trust-counters.js';
 import { loadTrustFile } from './trust-file.js';
-import { TrustState, TrustStore, type TrustRecord } from './trust-store.js';
+import { TrustState, TrustStore, type PeerEntries, type TrustRecord } from './trust-store.js';
 
 export class TrustManager implements TrustChecker {
   readonly #o: TrustManagerOptions;
@@ -177,8 +177,10 @@ export class TrustManager implements TrustChecker {
     checkNodeId(nodeId, this.#o.identity.nodeId);
     checkText('justification', justification);
     const wire = this.#out.encode(nodeId, HandshakeType.Request, { justification });
+    const before = this.#store.entriesOf(nodeId);
     this.#store.addOutgoing({ nodeId, sentAt: new Date(this.#clock()) }, C.MAX_OUTGOING);
-    await this.#writer.save();
+    const after = this.#store.entriesOf(nodeId);
+    await this.#commit(nodeId, before, after);
     const d = await this.#out.deliver(nodeId, wire);
     let via: Via = 'direct';
     if (!d.delivered) {
@@ -186,10 +188,8 @@ export class TrustManager implements TrustChecker {
         await this.#reg.requestHandshake(nodeId, justification, this.#out.call());
       } catch (err) {
         this.#counters.values.sendFailed++;
-        if (this.#store.stateOf(nodeId) === TrustState.Outgoing) {
-          this.#store.removeOutgoing(nodeId);
-          await this.#writer.saveQuietly();
-        }
+        // Take the mark back, unless the peer's state changed meanwhile (its request or accept came in).
+        if (this.#store.restore(nodeId, before, after)) await this.#writer.saveQuietly();
         throw new TrustError(
           'ERR_TRUST_SEND_FAILED',
           `handshake to node ${nodeId} failed: not reachable directly (${errText(d.error)}) ` +
@@ -209,8 +209,9 @@ export class TrustManager implements TrustChecker {
     this.#checkRunning();
     const p = this.#store.pendingRecord(nodeId);
     if (!p) throw noPending(nodeId);
+    const before = this.#store.entriesOf(nodeId);
     this.#trust({ nodeId, publicKey: p.publicKey, mutual: true, network: 0 });
-    await this.#writer.save();
+    await this.#commit(nodeId, before);
     this.#o.events.publish('handshake.approved', { peer_node_id: nodeId, by: 'local' });
     this.#tasks.run('direct accept', this.#out.direct(nodeId, HandshakeType.Accept, {}));
     await Promise.all([
@@ -225,8 +226,9 @@ export class TrustManager implements TrustChecker {
     this.#checkRunning();
     checkText('reason', reason);
     const wire = this.#out.encode(nodeId, HandshakeType.Reject, { reason });
+    const before = this.#store.entriesOf(nodeId);
     if (!this.#store.removePending(nodeId)) throw noPending(nodeId);
-    await this.#writer.save();
+    await this.#commit(nodeId, before);
     this.#o.events.publish('handshake.rejected', { peer_node_id: nodeId, reason, by: 'local' });
     this.#tasks.run('direct reject', this.#out.deliver(nodeId, wire));
     await this.#out.quietly('respond_handshake', (c) => this.#reg.respondHandshake(nodeId, false, c));
@@ -239,8 +241,9 @@ export class TrustManager implements TrustChecker {
     if (this.#store.stateOf(nodeId) !== TrustState.Trusted) {
       throw new TrustError('ERR_TRUST_NOT_FOUND', `node ${nodeId} is not trusted`, { details: { nodeId } });
     }
+    const before = this.#store.entriesOf(nodeId);
     this.#forget(nodeId);
-    await this.#writer.save();
+    await this.#commit(nodeId, before);
     const d = await this.#out.direct(nodeId, HandshakeType.Revoke, {});
     await d.closed;
     await this.#out.quietly('revoke_trust', (c) => this.#reg.revokeTrust(nodeId, c));
@@ -281,7 +284,7 @@ export class TrustManager implements TrustChecker {
   }
 
   async #pollOnce(): Promise<void> {
-    let answer: Awaited<ReturnType<TrustRegistry['pollHandshakes']>>;
+    let answer: unknown;
     try {
       answer = await this.#reg.pollHandshakes(this.#out.call());
       this.#counters.values.polls++;
@@ -291,8 +294,15 @@ export class TrustManager implements TrustChecker {
       this.#log.debug({ err: errText(err) }, 'poll_handshakes failed');
       return;
     }
+    const requests = listOf(answer, 'requests');
+    const responses = listOf(answer, 'responses');
+    if (requests === null || responses === null) {
+      this.#counters.values.pollErrors++;
+      this.#log.warn('poll_handshakes answer has the wrong shape; ignored');
+      return;
+    }
     const self = this.#o.identity.nodeId;
-    for (const r of answer.requests ?? []) {
+    for (const r of requests as (PolledRequest | null)[]) {
       if (!validPeer(r?.from_node_id, self)) {
         this.#drop('malformed', 0, 'relayed request with a bad from_node_id');
         continue;
@@ -302,7 +312,7 @@ export class TrustManager implements TrustChecker {
       const justification = typeof r.justification === 'string' ? r.justification : '';
       await this.#onRequest(r.from_node_id, peer?.key ?? '', peer?.networks ?? [], justification, 'relay');
     }
-    for (const r of answer.responses ?? []) {
+    for (const r of responses as (PolledResponse | null)[]) {
       if (!validPeer(r?.from_node_id, self) || typeof r.accept !== 'boolean') {
         this.#drop('malformed', 0, 'relayed response with bad fields');
         continue;
@@ -384,7 +394,9 @@ export class TrustManager implements TrustChecker {
 
   // ---- the rules ----------------------------------------------------------------------------------
 
-  async #onRequest(from: number, key: string, networks: readonly number[], justification: string, via: Via) {
+  async #onRequest(from: number, key: string, networks: readonly number[], text: string, via: Via) {
+    // Kept in trust.json (up to maxPending of them) and listed over IPC: no longer than what we may send.
+    const justification = clipText(text, C.MAX_TEXT_BYTES);
     this.#o.events.publish('handshake.received', { peer_node_id: from, justification, via });
     const early = this.#store.stateOf(from) === TrustState.Trusted || this.#store.hasOutgoing(from);
     const network = early ? 0 : await this.#out.sharedNetwork(networks);
@@ -460,6 +472,20 @@ export class TrustManager implements TrustChecker {
 
   // ---- helpers ------------------------------------------------------------------------------------
 
+  /**
+   * Write a local change of `nodeId`'s records (`before` → `after`, the state now). If the write fails, the
+   * change is undone (unless something else changed the peer meanwhile) and the ERR_TRUST_STORE_IO rethrown:
+   * an operation that reports a failure has changed nothing, and can simply be retried.
+   */
+  async #commit(nodeId: number, before: PeerEntries, after = this.#store.entriesOf(nodeId)): Promise<void> {
+    try {
+      await this.#writer.save();
+    } catch (err) {
+      if (this.#store.restore(nodeId, before, after)) this.#o.invalidatePeer?.(nodeId);
+      throw err;
+    }
+  }
+
   #trust(r: Omit<TrustRecord, 'approvedAt'>): void {
     this.#store.setTrusted({ ...r, approvedAt: new Date(this.#clock()) });
     this.#o.invalidatePeer?.(r.nodeId);
@@ -481,6 +507,18 @@ export class TrustManager implements TrustChecker {
       throw new TrustError('ERR_TRUST_UNAVAILABLE', `the trust manager is ${this.#state}`);
     }
   }
+}
+
+type PollAnswer = Awaited<ReturnType<TrustRegistry['pollHandshakes']>>;
+type PolledRequest = NonNullable<PollAnswer['requests']>[number];
+type PolledResponse = NonNullable<PollAnswer['responses']>[number];
+
+/** `answer[key]` as a list (absent or null: empty), or null when the answer or the field is not what it should be. */
+function listOf(answer: unknown, key: 'requests' | 'responses'): readonly unknown[] | null {
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return null;
+  const v = (answer as Record<string, unknown>)[key];
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : null;
 }
 
 /** Create (not start) a trust manager. */

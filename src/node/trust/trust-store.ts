@@ -44,6 +44,13 @@ export interface OutgoingRecord {
   readonly sentAt: Date;
 }
 
+/** Everything the store holds about one peer (to undo a change that could not be persisted). */
+export interface PeerEntries {
+  readonly trusted: TrustRecord | undefined;
+  readonly pending: PendingRecord | undefined;
+  readonly outgoing: OutgoingRecord | undefined;
+}
+
 export interface TrustFileJson {
   trusted: {
     node_id: number;
@@ -54,6 +61,11 @@ export interface TrustFileJson {
   }[];
   pending: { node_id: number; public_key?: string; justification?: string; received_at: string }[];
   outgoing: { node_id: number; sent_at: string }[];
+}
+
+function put<V>(map: Map<number, V>, key: number, value: V | undefined): void {
+  if (value === undefined) map.delete(key);
+  else if (map.get(key) !== value) map.set(key, value);
 }
 
 export class TrustStore {
@@ -138,6 +150,33 @@ export class TrustStore {
     const b = this.#pending.delete(nodeId);
     const c = this.#outgoing.delete(nodeId);
     return a || b || c;
+  }
+
+  /** The records of one peer, as they are now. */
+  entriesOf(nodeId: number): PeerEntries {
+    return {
+      trusted: this.#trusted.get(nodeId),
+      pending: this.#pending.get(nodeId),
+      outgoing: this.#outgoing.get(nodeId),
+    };
+  }
+
+  /**
+   * Put back the records `before` of a peer, but only while its records are still exactly `after` (the state a
+   * change left): a later change by someone else wins. Returns whether it restored.
+   */
+  restore(nodeId: number, before: PeerEntries, after: PeerEntries): boolean {
+    if (
+      this.#trusted.get(nodeId) !== after.trusted ||
+      this.#pending.get(nodeId) !== after.pending ||
+      this.#outgoing.get(nodeId) !== after.outgoing
+    ) {
+      return false;
+    }
+    put(this.#trusted, nodeId, before.trusted);
+    put(this.#pending, nodeId, before.pending);
+    put(this.#outgoing, nodeId, before.outgoing);
+    return true;
   }
 
   /** Fill in a trusted peer's key learnt later (relay answers carry none). */
