@@ -123,10 +123,28 @@ function isRowList(v: unknown): boolean {
   return Array.isArray(v) && v.length > 0 && v.every(isRow);
 }
 
-/** One value as table/field text. */
+/**
+ * C0 and C1 controls, DEL, and Unicode's bidirectional overrides and isolates: in text a peer chose (a handshake
+ * justification, a hostname, a message), these could move the cursor, recolour or clear the operator's terminal,
+ * forge table rows with a newline, or reorder what is shown.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeControl(c: string): string {
+  const n = c.charCodeAt(0);
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16)}`;
+}
+
+/** `text` with its control characters shown as escapes (`\x1b`, `\x0a`, `\u202e`) instead of acting on the terminal. */
+export function safeText(text: string): string {
+  return UNSAFE_TEXT.test(text) ? text.replace(UNSAFE_TEXT, escapeControl) : text;
+}
+
+/** One value as table/field text (strings with control characters escaped: see {@link safeText}). */
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return '-';
-  if (typeof v === 'string') return v === '' ? '-' : v;
+  if (typeof v === 'string') return v === '' ? '-' : safeText(v);
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (Array.isArray(v)) return v.length === 0 ? '-' : v.map(cell).join(', ');
