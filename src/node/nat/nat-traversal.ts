@@ -57,6 +57,12 @@ interface RelayedPeer {
 }
 
 const MAX_EVER_RELAYED = 65_536;
+/** How often peers waiting for the directory's answer (first contact) are looked at. */
+const FIRST_CONTACT_POLL_MS = 10;
+/** How long a first contact waits for the directory's answer before its punch is left to the SYN retries. */
+const FIRST_CONTACT_WAIT_MS = 10_000;
+/** Most PILPs answered per second in all (each answer is larger than the PILP that asks for it). */
+const PUNCH_ANSWERS_PER_SECOND = 64;
 
 /** `host:port` of a peer snapshot (IPv6 hosts are printed without brackets there). */
 function endpointOf(info: PeerInfoSnapshot | null): Endpoint | null {
@@ -84,6 +90,11 @@ export class NatTraversal extends EventEmitter {
   #deliveredAtRetry = new Map<number, number>();
   #relayed = new Map<number, RelayedPeer>();
   #everRelayed = new Set<number>();
+  /** First contacts waiting for the directory's answer before they punch: node → when the wait ends. */
+  #firstContacts = new Map<number, number>();
+  #firstContactTimer: NodeJS.Timeout | null = null;
+  #answerWindowAt = 0;
+  #answersInWindow = 0;
   #stats: NatStats = emptyNatStats();
 
   constructor(options: NatTraversalOptions) {
@@ -124,9 +135,18 @@ export class NatTraversal extends EventEmitter {
     return registrationAddr(this.#observed ?? this.#tunnel.address);
   }
 
-  /** Peers currently reached through the relay (by this module's knowledge). */
+  /**
+   * Peers currently reached through the relay. Entries the tunnel no longer has on the relay (the row was
+   * removed, e.g. on a trust revoke, or a new directory endpoint took it off without a 'direct' event) are
+   * forgotten here.
+   */
   relayPeers(): number[] {
-    return [...this.#relayed.keys()];
+    const out: number[] = [];
+    for (const id of this.#relayed.keys()) {
+      if (this.#tunnel.peer(id)?.relay === true) out.push(id);
+      else this.#relayed.delete(id);
+    }
+    return out;
   }
 
   stats(): NatStats {
@@ -183,6 +203,8 @@ export class NatTraversal extends EventEmitter {
       return null;
     }
     if (beacon === null || this.#isClosed()) return null;
+    // Aborted while the beacon was being resolved: an 'abort' listener added now would never fire.
+    if (options.signal?.aborted) throw new AbortError('discovery aborted');
     const timeoutMs = options.timeoutMs ?? this.options.discoverTimeoutMs;
     return new Promise<Endpoint | null>((resolve, reject) => {
       const finish = (ep: Endpoint | null, err?: Error): void => {
@@ -259,7 +281,10 @@ export class NatTraversal extends EventEmitter {
    */
   useRelay(nodeId: number): void {
     if (this.#state === NatState.Closed) throw new NatClosedError();
+    const was = this.#tunnel.peer(nodeId)?.relay === true;
     this.#tunnel.setRelay(nodeId, true);
+    // Already on the relay and known here: nothing changes.
+    if (was && this.#relayed.has(nodeId)) return;
     this.#markRelay(nodeId, 'dial');
   }
 
@@ -270,6 +295,9 @@ export class NatTraversal extends EventEmitter {
     this.#state = NatState.Closed;
     if (this.#keepalive) clearInterval(this.#keepalive);
     if (this.#repunch) clearInterval(this.#repunch);
+    if (this.#firstContactTimer) clearInterval(this.#firstContactTimer);
+    this.#firstContactTimer = null;
+    this.#firstContacts.clear();
     for (const w of [...this.#waiters]) w(null);
     if (wasRunning) {
       this.#streams?.off('syn-retry', this.#onSynRetry);
@@ -370,7 +398,10 @@ export class NatTraversal extends EventEmitter {
     if (this.#state !== NatState.Running || this.#beacon === null) return;
     const node = e.node;
     const info = this.#tunnel.peer(node);
-    if (info?.relay) return;
+    // Only a peer the directory gave us an endpoint for (reference ensureTunnel: resolve, then punch; a failed
+    // resolve fails the dial). A private peer that does not trust us is not resolved: a punch would make the
+    // beacon hand us its endpoint, and the relay would reach it without one.
+    if (info === null || info.relay || info.endpoint === null) return;
     const o = this.options;
     if (e.attempt <= 1 || !this.#deliveredAtRetry.has(node)) {
       track(this.#deliveredAtRetry, node, info?.counters.delivered ?? 0);
@@ -394,16 +425,45 @@ export class NatTraversal extends EventEmitter {
     }
   };
 
-  /** A new peer row: when it turns out to be our first contact (a key exchange starts), punch at once. */
+  /**
+   * A new peer row: when it turns out to be our first contact (a key exchange starts), punch at once, or as
+   * soon as the directory answered the lookup with an endpoint (never for a peer it does not resolve).
+   */
   readonly #onNewPeer = (nodeId: number): void => {
     if (!this.options.punchOnFirstContact || this.#beacon === null) return;
     queueMicrotask(() => {
       if (this.#state !== NatState.Running) return;
       const info = this.#tunnel.peer(nodeId);
       if (info === null || info.relay || info.encrypted) return;
-      if (info.state === PeerState.Resolving || info.state === PeerState.Keying) this.requestPunch(nodeId);
+      if (info.state === PeerState.Keying && info.endpoint !== null) this.requestPunch(nodeId);
+      else if (info.state === PeerState.Resolving) this.#awaitResolution(nodeId);
     });
   };
+
+  #awaitResolution(nodeId: number): void {
+    if (this.#firstContacts.size >= MAX_TRACKED) return; // the SYN retries still punch
+    this.#firstContacts.set(nodeId, Date.now() + FIRST_CONTACT_WAIT_MS);
+    if (this.#firstContactTimer !== null) return;
+    this.#firstContactTimer = setInterval(() => this.#firstContactTick(), FIRST_CONTACT_POLL_MS);
+    this.#firstContactTimer.unref();
+  }
+
+  #firstContactTick(): void {
+    const now = Date.now();
+    for (const [id, until] of this.#firstContacts) {
+      const info = this.#tunnel.peer(id);
+      // Row gone: the lookup failed (or the peer was removed). Keys or relay: reached another way.
+      if (info === null || info.relay || info.encrypted) this.#firstContacts.delete(id);
+      else if (info.endpoint !== null) {
+        this.#firstContacts.delete(id);
+        this.requestPunch(id);
+      } else if (now > until) this.#firstContacts.delete(id);
+    }
+    if (this.#firstContacts.size === 0 && this.#firstContactTimer !== null) {
+      clearInterval(this.#firstContactTimer);
+      this.#firstContactTimer = null;
+    }
+  }
 
   readonly #onPunch = (nodeId: number | null, ep: Endpoint): void => {
     this.#stats.punchesReceived++;
@@ -412,8 +472,16 @@ export class NatTraversal extends EventEmitter {
     if (nodeId === null || nodeId === 0 || nodeId === this.#tunnel.nodeId) return;
     const now = Date.now();
     if (!this.#punches.expects(nodeId, ep, now) && !this.#relayed.has(nodeId)) return;
-    this.#punches.ensureStarted(nodeId, now);
+    // The sender picks the node ID (and may spoof its source address): the per-peer limit alone would answer
+    // every ID, each answer larger than the PILP. Bound the answers overall first.
+    if (now - this.#answerWindowAt >= 1000) {
+      this.#answerWindowAt = now;
+      this.#answersInWindow = 0;
+    }
+    if (this.#answersInWindow >= PUNCH_ANSWERS_PER_SECOND) return;
     if (!this.#punches.mayAnswer(nodeId, now)) return;
+    this.#answersInWindow++;
+    this.#punches.ensureStarted(nodeId, now);
     // The path from the peer is open: answer through it so the peer sees our side open too.
     this.#tunnel.punch(ep, 1);
     this.#tunnel.sendKxTo(ep);
@@ -446,9 +514,13 @@ export class NatTraversal extends EventEmitter {
     if (!e.relay) this.#checkPunchSuccess(e.nodeId, endpointOf(this.#tunnel.peer(e.nodeId)));
   };
 
+  /**
+   * The tunnel just put `nodeId` on the relay (a 'relay' event, or `useRelay` on a peer that was not there). An
+   * entry left from an earlier relay period (the tunnel left the relay without a 'direct' event) starts over.
+   */
   #markRelay(nodeId: number, cause: 'dial' | 'peer'): void {
-    if (this.#relayed.has(nodeId)) return;
     const now = Date.now();
+    this.#relayed.delete(nodeId);
     if (this.#relayed.size >= MAX_TRACKED) this.#relayed.delete(this.#relayed.keys().next().value as number);
     const interval = this.options.repunchIntervalMs;
     this.#relayed.set(nodeId, { interval, nextAt: now + interval });

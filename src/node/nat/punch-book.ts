@@ -34,14 +34,26 @@ export class PunchBook {
     return at !== undefined && now - at <= this.#windowMs;
   }
 
+  /**
+   * Set `key` → `now` in a bounded map of timestamps. When it is full, entries older than the punch window go
+   * first (they no longer count), so entries created by strangers cannot push out the running punches; only a
+   * map full of current entries is cleared.
+   */
+  #put<K>(map: Map<K, number>, key: K, now: number): void {
+    if (map.size >= MAX_TRACKED && !map.has(key)) {
+      for (const [k, at] of map) if (now - at > this.#windowMs) map.delete(k);
+    }
+    track(map, key, now);
+  }
+
   /** A punch for `nodeId` starts (we asked the beacon, or its punch reached us while expected). */
   started(nodeId: number, now: number): void {
-    track(this.#episodes, nodeId, now);
+    this.#put(this.#episodes, nodeId, now);
   }
 
   /** The beacon told us to punch `ep`. */
   commanded(ep: Endpoint, now: number): void {
-    track(this.#commands, normalizeHost(ep.host), now);
+    this.#put(this.#commands, normalizeHost(ep.host), now);
   }
 
   /** Is a punch from `nodeId` at `ep` one we expect (we punch for it, or were told to punch its IP)? */
@@ -61,7 +73,7 @@ export class PunchBook {
   mayAnswer(nodeId: number, now: number): boolean {
     const last = this.#answered.get(nodeId);
     if (last !== undefined && now - last < ANSWER_INTERVAL_MS) return false;
-    track(this.#answered, nodeId, now);
+    this.#put(this.#answered, nodeId, now);
     return true;
   }
 
@@ -78,7 +90,7 @@ export class PunchBook {
 
   succeeded(nodeId: number, now: number): void {
     this.#episodes.delete(nodeId);
-    track(this.#succeeded, nodeId, now);
+    this.#put(this.#succeeded, nodeId, now);
   }
 
   /** The peer of a running episode whose known endpoint (from `endpointOf`) is `ep`, or 0. */
