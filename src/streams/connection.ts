@@ -55,6 +55,10 @@ export interface ConnHost {
 const EMPTY: Buffer = Buffer.alloc(0);
 /** Shortest tail-loss-probe timeout (ms): timers cannot do better, and it spares sub-millisecond RTTs. */
 const MIN_PROBE_MS = 10;
+/** In-order segments shorter than this that arrive behind unread data are coalesced (see #deliver). */
+const SMALL_SEGMENT = 512;
+/** Size of the buffer that coalesces them. */
+const HOLD_SIZE = 4096;
 
 export class Connection extends Duplex implements Stream {
   readonly id: number;
@@ -127,6 +131,9 @@ export class Connection extends Duplex implements Stream {
   // receive side
   #rcvNxt = 0;
   #reasm = new Reassembly();
+  /** Small in-order data queued behind unread data, not yet pushed: `#hold[0, #holdLen)` (see #deliver). */
+  #hold: Buffer | null = null;
+  #holdLen = 0;
   #finRecvSeq = -1;
   #eofDelivered = false;
   #ackPending = 0;
@@ -550,7 +557,7 @@ export class Connection extends Duplex implements Stream {
       this.#ackNow = true;
       return;
     }
-    if (this.readableLength + this.#reasm.bytes > 2 * this.#host.config.recvWindow) {
+    if (this.readableLength + this.#holdLen + this.#reasm.bytes > 2 * this.#host.config.recvWindow) {
       // A peer that ignores our window would otherwise grow the readable buffer without bound while the
       // application does not read. A correct sender stays within one window (plus a probe byte, or what a
       // stale window update allowed), so it never meets this limit; the data is dropped, not acknowledged.
@@ -592,8 +599,45 @@ export class Connection extends Duplex implements Stream {
   }
 
   #deliver(data: Buffer): void {
-    this.#stats.bytesRecv += data.length;
+    const len = data.length;
+    this.#stats.bytesRecv += len;
+    if (len < SMALL_SEGMENT && this.readableLength > 0) {
+      // The application has not read what came before: a small segment would wait in the readable buffer
+      // as its own chunk, a Buffer object and a list entry (hundreds of bytes of heap) for as little as one
+      // byte of window, so a flood of tiny segments could hold a gigabyte within the window. Coalesce them;
+      // the held bytes are pushed when a read drains the buffer or finds too little, before a larger chunk,
+      // or at the end. A 'readable' listener may wait for more without reading (checking readableLength):
+      // then they are pushed at the end of this I/O batch, so its event still comes.
+      let h = this.#hold;
+      if (h !== null && this.#holdLen + len > h.length) {
+        this.#flushHold();
+        h = this.#hold;
+      }
+      if (h === null) h = this.#hold = Buffer.allocUnsafe(HOLD_SIZE);
+      data.copy(h, this.#holdLen);
+      this.#holdLen += len;
+      if (this.listenerCount('readable') > 0) this.#host.scheduleAck(this);
+      return;
+    }
+    if (this.#holdLen > 0) this.#flushHold();
     this.push(data);
+  }
+
+  /** Push the coalesced small segments (they are newer than everything already pushed). */
+  #flushHold(): void {
+    const h = this.#hold;
+    const n = this.#holdLen;
+    if (h === null || n === 0) return;
+    this.#holdLen = 0;
+    if (n >= HOLD_SIZE >>> 1) {
+      this.#hold = null;
+      this.push(h.subarray(0, n));
+    } else {
+      // Little held: push a copy of just those bytes and keep the buffer for the next ones.
+      const c = Buffer.allocUnsafe(n);
+      h.copy(c, 0, 0, n);
+      this.push(c);
+    }
   }
 
   #onFin(finSeq: number): void {
@@ -609,6 +653,7 @@ export class Connection extends Duplex implements Stream {
     this.#ackNow = true;
     if (this.state === ConnState.ESTABLISHED) this.state = ConnState.CLOSE_WAIT;
     this.#host.connEvent('fin', this);
+    this.#flushHold();
     this.push(null);
     this.#maybeFinished();
   }
@@ -654,6 +699,7 @@ export class Connection extends Duplex implements Stream {
   }
 
   override _read(): void {
+    if (this.#holdLen > 0 && this.readableLength === 0) this.#flushHold();
     this.#windowReopened();
   }
 
@@ -665,6 +711,8 @@ export class Connection extends Duplex implements Stream {
    */
   override read(size?: number): unknown {
     const chunk: unknown = super.read(size);
+    // The buffer drained, or holds less than asked for: what was coalesced behind it is next (#deliver).
+    if (this.#holdLen > 0 && (chunk === null || this.readableLength === 0)) this.#flushHold();
     this.#windowReopened();
     return chunk;
   }
@@ -881,12 +929,13 @@ export class Connection extends Duplex implements Stream {
   // ---- ACKs -------------------------------------------------------------------------------------
 
   #advUnits(): number {
-    const free = this.#host.config.recvWindow - this.readableLength - this.#reasm.bytes;
+    const free = this.#host.config.recvWindow - this.readableLength - this.#holdLen - this.#reasm.bytes;
     return free <= 0 ? 0 : Math.min(0xffff, Math.floor(free / WINDOW_UNIT));
   }
 
   /** Send the pending ACK now (called by the stack at the end of an I/O batch or by the delayed-ACK timer). */
   flushAck(): void {
+    if (this.#holdLen > 0 && this.listenerCount('readable') > 0) this.#flushHold();
     if (this.#ackNow || this.#ackPending > 0) this.#sendAck();
   }
 
@@ -1056,6 +1105,9 @@ export class Connection extends Duplex implements Stream {
   /** Both directions closed cleanly: TIME_WAIT for the side that closed first, else release now. */
   #maybeFinished(): void {
     if (!this.#finAcked || !this.#eofDelivered || this.#released) return;
+    // Acknowledge what completed the close (the peer's last data and FIN) before the connection is
+    // released: a released, CLOSED connection sends nothing, and the peer would retransmit into a RST.
+    if (this.#ackNow || this.#ackPending > 0) this.#sendAck();
     if (this.#closedByUs) {
       this.state = ConnState.TIME_WAIT;
       this.#release(true);
@@ -1130,6 +1182,8 @@ export class Connection extends Duplex implements Stream {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#reasm.clear();
+    this.#hold = null;
+    this.#holdLen = 0;
     this.#host.released(this, timeWait);
   }
 

@@ -83,6 +83,11 @@ export function resolveStreamConfig(opts: Partial<StreamConfig> = {}): StreamCon
   if (cfg.mss < 64 || cfg.mss > K.MAX_PACKET_PAYLOAD) {
     throw new RangeError(`stream option mss out of range: ${cfg.mss} (64-${K.MAX_PACKET_PAYLOAD})`);
   }
+  // The header counts the window in 4,096-byte units: a smaller window is always advertised as zero, and
+  // the peer could send only a byte per zero-window probe.
+  if (cfg.recvWindow < K.WINDOW_UNIT) {
+    throw new RangeError(`stream option recvWindow must be at least ${K.WINDOW_UNIT}: ${cfg.recvWindow}`);
+  }
   cfg.maxMss = Math.max(cfg.mss, Math.min(cfg.maxMss, K.MAX_PACKET_PAYLOAD));
   return cfg;
 }
