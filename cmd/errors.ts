@@ -111,6 +111,8 @@ function hintFor(code: string, cli: CliErrorCode): string | undefined {
     return 'the running daemon does not implement this command';
   if (code === 'ERR_CONNECTION_REFUSED') return 'nothing listens on that port of the remote node';
   if (code === 'ERR_DIAL_TIMEOUT') return 'the node is unreachable or offline';
+  if (code === 'ERR_PEER_NOT_FOUND')
+    return 'check the address (`pilot lookup <node-id>`); a private node can be reached only by peers it trusts';
   if (cli === 'connection_failed' && code.startsWith('ERR_REGISTRY_'))
     return 'check the registry address (--registry / PILOT_REGISTRY)';
   return undefined;

@@ -15,6 +15,7 @@ import {
   DatagramTooLargeError,
   DialTimeoutError,
   InvalidArgumentError,
+  PeerNotFoundError,
   PortInUseError,
   TooManyConnectionsError,
 } from '../coreapi/errors.js';
@@ -47,6 +48,12 @@ export interface PacketTransport {
   /** True when a packet sent to the node now leaves at once (not queued for keys); assumed true if absent. */
   ready?(nodeId: number): boolean;
   setPacketHandler(handler: ((packet: Packet, fromNodeId: number) => void) | null): void;
+  /**
+   * 'unreachable' (nodeId): the transport found no route to the node (its directory lookup failed) and
+   * dropped what was queued for it. Optional: without it a dial to such a node ends with its dial timeout.
+   */
+  on?(event: 'unreachable', listener: (nodeId: number) => void): unknown;
+  off?(event: 'unreachable', listener: (nodeId: number) => void): unknown;
 }
 
 export interface StreamStackOptions extends Partial<StreamConfig> {
@@ -143,6 +150,7 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     this.#synGlobal = new TokenBucket(this.config.synRateGlobal);
     this.#ctl = makePacket({ protocol: PROTO_CONTROL, src: this.localAddr, dst: this.localAddr });
     transport.setPacketHandler((p, from) => this.handlePacket(p, from));
+    transport.on?.('unreachable', this.#onUnreachable);
     const sweepMs = Math.max(5, Math.min(1000, this.config.keepaliveMs / 4, this.config.timeWaitMs / 2));
     this.#sweeper = setInterval(() => this.#sweep(), sweepMs);
     this.#sweeper.unref();
@@ -319,7 +327,29 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     for (const seq of [...this.#pings.keys()]) this.#settlePing(seq, new StackClosedError());
     for (const path of this.#paths.values()) if (path.timer) clearTimeout(path.timer);
     this.#transport.setPacketHandler(null);
+    this.#transport.off?.('unreachable', this.#onUnreachable);
   }
+
+  /**
+   * The transport has no route to `nodeId`: its SYNs were dropped, so its pending dials fail now, as the
+   * reference's dial fails when the peer does not resolve, instead of retrying until the dial timeout.
+   */
+  readonly #onUnreachable = (nodeId: number): void => {
+    // The transport may say so from inside a send (no directory at all): fail the dials once that returned.
+    process.nextTick(this.#failDialsTo, nodeId);
+  };
+
+  readonly #failDialsTo = (nodeId: number): void => {
+    for (const d of [...this.#dials.values()]) {
+      if (d.conn.remoteAddr.node !== nodeId) continue;
+      const err = new PeerNotFoundError(
+        `node ${nodeId} could not be resolved: it is not registered, it is private and does not trust us, ` +
+          'or the registry did not answer',
+        { details: { nodeId } },
+      );
+      this.#failDial(d, err, false);
+    }
+  };
 
   // ---- ConnHost ---------------------------------------------------------------------------------
 
