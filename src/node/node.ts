@@ -43,6 +43,9 @@ import {
 import { createNodeControl } from './node-control.js';
 import type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js';
 
+/** Longest keep-alive Discover interval: half the beacon's 60 s node TTL (src/beacon/constants.ts). */
+const MAX_DISCOVER_INTERVAL_MS = 30_000;
+
 export type { NodeOptions, PilotNode, RegistrationState, StopOptions } from './pilot-node.js';
 import { createLogger } from './logger.js';
 import { createNatTraversal } from './nat/index.js';
@@ -203,11 +206,19 @@ export async function createNode(options: NodeOptions = {}): Promise<PilotNode> 
       tunnel,
       beacon: beaconAddr,
       endpoint: config.endpoint,
-      discoverIntervalMs: config.keepalive,
+      // The beacon forgets a node after 60 s without a Discover, and punching and the relay need its entry:
+      // a longer keepalive (up to 24 h) must not stretch the Discover interval past that.
+      discoverIntervalMs: Math.min(config.keepalive, MAX_DISCOVER_INTERVAL_MS),
       logger,
     });
     cleanup.push(() => nat.close());
-    await nat.discover();
+    try {
+      await nat.discover({ signal });
+    } catch (err) {
+      // An abort while discovering: the start's own abort error, as at every other step.
+      checkAborted();
+      throw err;
+    }
     checkAborted();
     const listenAddr = nat.registrationAddr();
 
