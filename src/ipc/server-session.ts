@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../coreapi/logger.js';
 import type { Listener, Stream, Streams } from '../coreapi/streams.js';
 import { Cmd, cmdName, IPC_EXT_VERSION, IPC_MAX_MESSAGE, IPC_MAX_TAGS, IPC_MIN_WINDOW } from './constants.js';
+import { fitPending } from './fit-pending.js';
 import type { DaemonControl, JsonObject, Awaitable } from './daemon-control.js';
 import {
   errorToWire,
@@ -44,6 +45,9 @@ import {
 import { RecentIds } from './conn-ids.js';
 import { ReplySlots } from './reply-slots.js';
 import { ConnState, ServerConn, type ConnHost } from './server-conn.js';
+
+/** Bytes of a JSON reply message that are not the JSON (command byte, length fields). */
+const PENDING_REPLY_OVERHEAD = 16;
 
 export interface SessionDeps {
   readonly streams: Streams;
@@ -511,7 +515,10 @@ export class IpcSession implements ConnHost {
       case 'reject':
         return control.handshakeReject(msg.nodeId, msg.reason);
       case 'pending':
-        return control.handshakePending();
+        // Peers choose the justifications: the reply is made to fit one message (see fit-pending.ts).
+        return Promise.resolve(control.handshakePending()).then((r) =>
+          fitPending(r, IPC_MAX_MESSAGE - PENDING_REPLY_OVERHEAD),
+        );
       case 'trusted':
         return control.handshakeTrusted();
       case 'revoke':

@@ -22,7 +22,9 @@ describe('createNode aborted during beacon discovery', () => {
     // A "beacon" that receives Discovers and never answers; the abort comes with the first one.
     const beacon = createSocket('udp4');
     await new Promise<void>((r) => beacon.bind(0, '127.0.0.1', () => r()));
-    onTestFinished(() => beacon.close());
+    onTestFinished(() => {
+      beacon.close();
+    });
     const abort = new AbortController();
     const reason = new Error('stop now');
     beacon.once('message', () => abort.abort(reason));
