@@ -1280,6 +1280,7 @@ export class UdpTunnel extends EventEmitter {
         peer.state = PeerState.Keyed;
         if (found && peer.endpoint === null && !peer.relay) this.#setEndpoint(peer, ep);
         this.#flush(peer);
+        this.emit('resolved', peer.nodeId);
         return;
       }
       if (!found) {
@@ -1292,6 +1293,7 @@ export class UdpTunnel extends EventEmitter {
       this.#setEndpoint(peer, ep);
       if (this.encrypt) this.#beginKx(peer);
       else this.#flush(peer);
+      this.emit('resolved', peer.nodeId);
     };
     let r: Endpoint | null | Promise<Endpoint | null>;
     try {

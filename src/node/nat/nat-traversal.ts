@@ -57,10 +57,6 @@ interface RelayedPeer {
 }
 
 const MAX_EVER_RELAYED = 65_536;
-/** How often peers waiting for the directory's answer (first contact) are looked at. */
-const FIRST_CONTACT_POLL_MS = 10;
-/** How long a first contact waits for the directory's answer before its punch is left to the SYN retries. */
-const FIRST_CONTACT_WAIT_MS = 10_000;
 /** Most PILPs answered per second in all (each answer is larger than the PILP that asks for it). */
 const PUNCH_ANSWERS_PER_SECOND = 64;
 
@@ -90,9 +86,8 @@ export class NatTraversal extends EventEmitter {
   #deliveredAtRetry = new Map<number, number>();
   #relayed = new Map<number, RelayedPeer>();
   #everRelayed = new Set<number>();
-  /** First contacts waiting for the directory's answer before they punch: node → when the wait ends. */
-  #firstContacts = new Map<number, number>();
-  #firstContactTimer: NodeJS.Timeout | null = null;
+  /** First contacts waiting for the directory's answer ('resolved' or 'unreachable') before they punch. */
+  #firstContacts = new Set<number>();
   #answerWindowAt = 0;
   #answersInWindow = 0;
   #stats: NatStats = emptyNatStats();
@@ -245,6 +240,8 @@ export class NatTraversal extends EventEmitter {
     t.on('endpoint', this.#onTunnelEndpoint);
     t.on('established', this.#onEstablished);
     t.on('peer', this.#onNewPeer);
+    t.on('resolved', this.#onResolved);
+    t.on('unreachable', this.#onUnreachable);
     if (this.#discoveredUnpublished && this.#observed !== null) this.#publishDiscovered(this.#observed, null);
     this.resolveBeacon().then(
       (b) => {
@@ -295,8 +292,6 @@ export class NatTraversal extends EventEmitter {
     this.#state = NatState.Closed;
     if (this.#keepalive) clearInterval(this.#keepalive);
     if (this.#repunch) clearInterval(this.#repunch);
-    if (this.#firstContactTimer) clearInterval(this.#firstContactTimer);
-    this.#firstContactTimer = null;
     this.#firstContacts.clear();
     for (const w of [...this.#waiters]) w(null);
     if (wasRunning) {
@@ -308,6 +303,8 @@ export class NatTraversal extends EventEmitter {
       t.off('endpoint', this.#onTunnelEndpoint);
       t.off('established', this.#onEstablished);
       t.off('peer', this.#onNewPeer);
+      t.off('resolved', this.#onResolved);
+      t.off('unreachable', this.#onUnreachable);
     }
     if (this.#beacon !== null) this.#tunnel.setBeaconHandler(null);
   }
@@ -441,29 +438,26 @@ export class NatTraversal extends EventEmitter {
   };
 
   #awaitResolution(nodeId: number): void {
-    if (this.#firstContacts.size >= MAX_TRACKED) return; // the SYN retries still punch
-    this.#firstContacts.set(nodeId, Date.now() + FIRST_CONTACT_WAIT_MS);
-    if (this.#firstContactTimer !== null) return;
-    this.#firstContactTimer = setInterval(() => this.#firstContactTick(), FIRST_CONTACT_POLL_MS);
-    this.#firstContactTimer.unref();
+    // Bounded: the oldest wait goes first (its SYN retries still punch once it resolved).
+    if (this.#firstContacts.size >= MAX_TRACKED) {
+      this.#firstContacts.delete(this.#firstContacts.values().next().value as number);
+    }
+    this.#firstContacts.add(nodeId);
   }
 
-  #firstContactTick(): void {
-    const now = Date.now();
-    for (const [id, until] of this.#firstContacts) {
-      const info = this.#tunnel.peer(id);
-      // Row gone: the lookup failed (or the peer was removed). Keys or relay: reached another way.
-      if (info === null || info.relay || info.encrypted) this.#firstContacts.delete(id);
-      else if (info.endpoint !== null) {
-        this.#firstContacts.delete(id);
-        this.requestPunch(id);
-      } else if (now > until) this.#firstContacts.delete(id);
-    }
-    if (this.#firstContacts.size === 0 && this.#firstContactTimer !== null) {
-      clearInterval(this.#firstContactTimer);
-      this.#firstContactTimer = null;
-    }
-  }
+  /** The directory answered a lookup: a first contact waiting for it punches now (with an endpoint only). */
+  readonly #onResolved = (nodeId: number): void => {
+    if (!this.#firstContacts.delete(nodeId) || this.#state !== NatState.Running) return;
+    const info = this.#tunnel.peer(nodeId);
+    // Keys or relay meanwhile: reached another way.
+    if (info === null || info.relay || info.encrypted || info.endpoint === null) return;
+    this.requestPunch(nodeId);
+  };
+
+  /** The lookup failed: never punch (a private peer that does not trust us stays unreachable). */
+  readonly #onUnreachable = (nodeId: number): void => {
+    this.#firstContacts.delete(nodeId);
+  };
 
   readonly #onPunch = (nodeId: number | null, ep: Endpoint): void => {
     this.#stats.punchesReceived++;
