@@ -59,6 +59,8 @@ const MIN_PROBE_MS = 10;
 const SMALL_SEGMENT = 512;
 /** Size of the buffer that coalesces them. */
 const HOLD_SIZE = 4096;
+/** What an orphaned connection must get acknowledged to count as progressing (see orphanStalledMs). */
+const ORPHAN_PROGRESS_BYTES = 1024;
 
 export class Connection extends Duplex implements Stream {
   readonly id: number;
@@ -71,6 +73,9 @@ export class Connection extends Duplex implements Stream {
   lastActivity: number;
   /** performance.now() of the last keepalive probe sent. */
   keepaliveAt = 0;
+  /** Orphaned (destroyed by the application, still closing): when snd.una last moved (perf ms), else 0. */
+  #orphanProgressAt = 0;
+  #orphanUna = 0;
   /** Date.now() when a TIME_WAIT connection may be forgotten (set by the stack). */
   timeWaitUntil = 0;
   /** True for the side that accepted (passive open). */
@@ -1154,6 +1159,8 @@ export class Connection extends Duplex implements Stream {
       // must never hide a cut-off tail. Node fails their callbacks after this (the stream is destroyed).
       for (const w of bufferedWrites(this)) this.#enqueue(w);
       this.#finQueued = true;
+      this.#orphanProgressAt = performance.now();
+      this.#orphanUna = this.#sndUna;
       this.pump();
       err = null;
     } else if (!this.#released) {
@@ -1185,6 +1192,23 @@ export class Connection extends Duplex implements Stream {
     this.#hold = null;
     this.#holdLen = 0;
     this.#host.released(this, timeWait);
+  }
+
+  /**
+   * For an orphaned connection (destroyed by the application while its data and FIN still go out): how long
+   * the peer has acknowledged nothing new, in ms, as of `perfNow`; 0 for a connection the application holds.
+   * Called by the stack's sweep, so the per-ACK path pays nothing for it.
+   */
+  orphanStalledMs(perfNow: number): number {
+    if (this.#orphanProgressAt === 0 || this.#released) return 0;
+    // Progress is a kilobyte or more acknowledged: a peer that takes one probe byte at a time from a window it
+    // never opens is not making any. (Once everything and the FIN are acknowledged the connection is released.)
+    if ((this.#sndUna - this.#orphanUna) >>> 0 >= ORPHAN_PROGRESS_BYTES) {
+      this.#orphanUna = this.#sndUna;
+      this.#orphanProgressAt = perfNow;
+      return 0;
+    }
+    return perfNow - this.#orphanProgressAt;
   }
 
   /** Consecutive retransmission timeouts without progress. */

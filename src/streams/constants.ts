@@ -41,6 +41,8 @@ export const ZERO_WINDOW_PROBE_MIN_MS = 500;
 export const ZERO_WINDOW_PROBE_MAX_MS = 30_000;
 export const KEEPALIVE_MS = 30_000;
 export const IDLE_TIMEOUT_MS = 120_000;
+/** An orphaned connection (destroyed by the application, still delivering its data and FIN) that makes no progress this long is reset. */
+export const ORPHAN_TIMEOUT_MS = 120_000;
 export const TIME_WAIT_MS = 10_000;
 
 export const SYN_RTO_INITIAL_MS = 1000;

@@ -151,7 +151,9 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
     this.#ctl = makePacket({ protocol: PROTO_CONTROL, src: this.localAddr, dst: this.localAddr });
     transport.setPacketHandler((p, from) => this.handlePacket(p, from));
     transport.on?.('unreachable', this.#onUnreachable);
-    const sweepMs = Math.max(5, Math.min(1000, this.config.keepaliveMs / 4, this.config.timeWaitMs / 2));
+    const c = this.config;
+    const orphanTick = c.orphanTimeoutMs > 0 ? c.orphanTimeoutMs / 4 : Infinity;
+    const sweepMs = Math.max(5, Math.min(1000, c.keepaliveMs / 4, c.timeWaitMs / 2, orphanTick));
     this.#sweeper = setInterval(() => this.#sweep(), sweepMs);
     this.#sweeper.unref();
   }
@@ -786,6 +788,12 @@ export class StreamStack extends EventEmitter implements Streams, ConnHost {
           continue;
         }
         if (c.state === ConnState.SYN_SENT) continue;
+        if (cfg.orphanTimeoutMs > 0 && c.orphanStalledMs(perfNow) > cfg.orphanTimeoutMs) {
+          // Destroyed by the application, and the peer takes none of its last data (a window that never
+          // opens, while probes are answered): nothing else would ever end it.
+          c.abort(new IdleTimeoutError('orphaned connection made no progress'));
+          continue;
+        }
         const idle = perfNow - c.lastActivity;
         if (idle > cfg.idleTimeoutMs) {
           this.emit('idle-timeout', c);

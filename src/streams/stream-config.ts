@@ -27,6 +27,12 @@ export interface StreamConfig {
   zeroWindowProbeMaxMs: number;
   keepaliveMs: number;
   idleTimeoutMs: number;
+  /**
+   * A connection the application destroyed gracefully keeps delivering its data and FIN; if the peer takes
+   * none of it for this long (e.g. it answers zero-window probes but never opens its window), it is reset.
+   * 0 = never.
+   */
+  orphanTimeoutMs: number;
   timeWaitMs: number;
   synRtoMs: number;
   synRtoMaxMs: number;
@@ -60,6 +66,7 @@ export const DEFAULT_STREAM_CONFIG: Readonly<StreamConfig> = Object.freeze({
   zeroWindowProbeMaxMs: K.ZERO_WINDOW_PROBE_MAX_MS,
   keepaliveMs: K.KEEPALIVE_MS,
   idleTimeoutMs: K.IDLE_TIMEOUT_MS,
+  orphanTimeoutMs: K.ORPHAN_TIMEOUT_MS,
   timeWaitMs: K.TIME_WAIT_MS,
   synRtoMs: K.SYN_RTO_INITIAL_MS,
   synRtoMaxMs: K.SYN_RTO_MAX_MS,
