@@ -4,7 +4,8 @@
  *
  * - A request waits while the connection is being (re)established and is written as soon as it is up.
  * - A request whose deadline passes while on the wire is abandoned (its answer, when it comes, is skipped) and the
- *   connection is considered broken and replaced.
+ *   connection is considered broken and replaced. A request aborted (AbortSignal) while on the wire keeps that
+ *   deadline for the connection's sake: if its answer has not come by then, the connection is replaced too.
  * - When the connection breaks, requests on the wire are retried once on the next connection if they are safe to
  *   repeat; the others fail with ERR_REGISTRY_CONNECTION.
  * - When every reconnect attempt fails, the waiting requests fail with ERR_REGISTRY_UNAVAILABLE.
@@ -67,6 +68,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** Node fires a timer longer than this after 1 ms (with a warning): longer deadlines are capped to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     setTimeout(resolve, ms).unref();
@@ -118,9 +122,17 @@ export class ClientTransport extends EventEmitter {
         resolve,
         reject,
       };
-      p.timer = setTimeout(() => this.#timeout(p, opts.timeoutMs), opts.timeoutMs);
+      p.timer = setTimeout(() => this.#timeout(p, opts.timeoutMs), Math.min(opts.timeoutMs, MAX_TIMER_MS));
       if (opts.signal) {
-        p.onAbort = () => this.#settle(p, new AbortError(`registry ${p.type} aborted`));
+        // An aborted request that is already on the wire keeps its deadline: if its answer does not come by
+        // then, the connection has stalled and is replaced (see #timeout).
+        p.onAbort = () =>
+          this.#settle(
+            p,
+            new AbortError(`registry ${p.type} aborted`),
+            undefined,
+            this.#inflight.includes(p),
+          );
         opts.signal.addEventListener('abort', p.onAbort, { once: true });
       }
       // A socket already destroyed (a timed-out or broken connection) but not yet closed takes nothing more: the
@@ -142,17 +154,23 @@ export class ClientTransport extends EventEmitter {
     const all = [...this.#inflight, ...this.#waiting];
     this.#inflight = [];
     this.#waiting = [];
-    for (const p of all) this.#settle(p, new RegistryClosedError());
+    for (const p of all) {
+      this.#settle(p, new RegistryClosedError());
+      this.#release(p);
+    }
     this.#closing.abort();
     this.#socket?.destroy();
     this.#socket = null;
   }
 
-  #settle(p: Pending, err: Error | null, answer?: Record<string, unknown>): void {
+  /**
+   * Settle a request once. `keepDeadline` (an abort of a request on the wire) leaves its deadline timer running:
+   * it then only checks that the connection still answers.
+   */
+  #settle(p: Pending, err: Error | null, answer?: Record<string, unknown>, keepDeadline = false): void {
     if (p.done) return;
     p.done = true;
-    if (p.timer) clearTimeout(p.timer);
-    p.timer = null;
+    if (!keepDeadline) this.#release(p);
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
     p.onAbort = null;
     const w = this.#waiting.indexOf(p);
@@ -161,9 +179,16 @@ export class ClientTransport extends EventEmitter {
     else p.resolve(answer as Record<string, unknown>);
   }
 
+  /** Stop a request's deadline timer (answered, failed, or no longer on the wire). */
+  #release(p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+  }
+
   #timeout(p: Pending, ms: number): void {
-    if (p.done) return;
+    p.timer = null;
     const onWire = this.#inflight.includes(p);
+    if (p.done && !onWire) return;
     this.#settle(p, new RegistryTimeoutError(`registry ${p.type} timed out after ${ms} ms`));
     if (onWire) {
       this.#opts.logger.warn({ type: p.type }, 'registry request timed out on the wire; reconnecting');
@@ -257,6 +282,7 @@ export class ClientTransport extends EventEmitter {
       this.#broken(sock, 'unsolicited answer');
       return;
     }
+    this.#release(p);
     let msg: Record<string, unknown>;
     try {
       msg = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
@@ -271,7 +297,7 @@ export class ClientTransport extends EventEmitter {
       const text = typeof msg.error === 'string' ? msg.error : 'request failed';
       this.#settle(
         p,
-        new RegistryRemoteError(wireCodeOrGeneric(msg.code, text), `registry: ${text}`, p.type),
+        new RegistryRemoteError(wireCodeOrGeneric(msg.code, text), `registry: ${text}`, p.type, p.retried),
       );
       return;
     }
@@ -297,7 +323,10 @@ export class ClientTransport extends EventEmitter {
     this.#inflight = [];
     const retry: Pending[] = [];
     for (const p of lost) {
-      if (p.done) continue;
+      if (p.done) {
+        this.#release(p);
+        continue;
+      }
       if (p.retriable && !p.retried) {
         p.retried = true;
         retry.push(p);

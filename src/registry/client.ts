@@ -10,7 +10,7 @@ import type * as M from './client-messages.js';
 import * as C from './constants.js';
 import { ClientTransport, type TransportState } from './client-transport.js';
 import type { RegistryTlsOptions } from './dial.js';
-import { RegistryError } from './errors.js';
+import { RegistryError, RegistryRemoteError } from './errors.js';
 import { splitHostPort } from './validation.js';
 
 /** Signs registry challenges; structurally compatible with coreapi `Identity`. */
@@ -56,6 +56,20 @@ export interface NodeCallOptions extends CallOptions {
  * key the first attempt may already have replaced; `rotateKey()` checks the outcome with a lookup instead.
  */
 const NOT_RETRIABLE = new Set(['update_polo_score', 'create_network', 'poll_handshakes', 'rotate_key']);
+
+/** Failures after which a request may or may not have been applied by the registry. */
+const OUTCOME_UNKNOWN = new Set<string>(['ERR_REGISTRY_CONNECTION', 'ERR_REGISTRY_TIMEOUT']);
+
+/**
+ * A request repeated after a broken connection may find its own first attempt applied: then the registry's
+ * "already so" answer (`code`) means the call did what was asked, and `answer` stands in for the lost one.
+ */
+function alreadyDone<T>(call: Promise<T>, code: string, answer: () => T): Promise<T> {
+  return call.catch((err: unknown) => {
+    if (err instanceof RegistryRemoteError && err.repeated && err.code === code) return answer();
+    throw err;
+  });
+}
 
 export class RegistryClient extends EventEmitter {
   readonly #transport: ClientTransport;
@@ -258,7 +272,8 @@ export class RegistryClient extends EventEmitter {
 
   /**
    * Rotate to `newPublicKey` (signed with the current key); `newSigner` replaces the signer on success. When the
-   * connection breaks before the answer arrived, a lookup tells whether the registry applied the rotation.
+   * connection breaks or the deadline passes before the answer arrived, a lookup tells whether the registry
+   * applied the rotation.
    */
   async rotateKey(
     newPublicKey: Uint8Array,
@@ -275,7 +290,9 @@ export class RegistryClient extends EventEmitter {
       );
     } catch (err) {
       const id = opts.nodeId ?? this.nodeId;
-      if (!(err instanceof RegistryError) || err.code !== 'ERR_REGISTRY_CONNECTION' || !id) throw err;
+      // The outcome is unknown when the connection broke or the answer did not come in time (a slow registry
+      // may have applied it): ask. Repeating the request cannot help once the old key is gone.
+      if (!(err instanceof RegistryError) || !OUTCOME_UNKNOWN.has(err.code) || !id) throw err;
       const now = await this.lookup(id, { signal: opts.signal, timeoutMs: opts.timeoutMs }).catch(() => null);
       if (now === null || now.public_key !== newKey) throw err;
       answer = {
@@ -323,11 +340,15 @@ export class RegistryClient extends EventEmitter {
   }
 
   revokeTrust(peerId: number, opts: NodeCallOptions = {}): Promise<M.TrustAnswer> {
-    return this.#signed(
-      'revoke_trust',
-      opts,
-      (id) => `revoke_trust:${id}:${peerId}`,
-      (id) => ({ node_id: id, peer_id: peerId }),
+    return alreadyDone(
+      this.#signed(
+        'revoke_trust',
+        opts,
+        (id) => `revoke_trust:${id}:${peerId}`,
+        (id) => ({ node_id: id, peer_id: peerId }),
+      ),
+      'ERR_REGISTRY_NO_TRUST',
+      () => ({ type: 'revoke_trust_ok', node_id: this.#actor(opts), peer_id: peerId }),
     );
   }
 
@@ -406,14 +427,28 @@ export class RegistryClient extends EventEmitter {
   ): Promise<M.MembershipAnswer> {
     const extra: Record<string, unknown> = { network_id: networkId };
     if (opts.token !== undefined) extra.token = opts.token;
-    return this.#networkCall('join_network', `join_network`, networkId, extra, opts);
+    return alreadyDone(
+      this.#networkCall<M.MembershipAnswer>('join_network', `join_network`, networkId, extra, opts),
+      'ERR_REGISTRY_ALREADY_MEMBER',
+      () => ({ type: 'join_network_ok', network_id: networkId, node_id: opts.nodeId ?? this.nodeId }),
+    );
   }
 
   leaveNetwork(
     networkId: number,
     opts: NodeCallOptions & { adminToken?: string } = {},
   ): Promise<M.MembershipAnswer> {
-    return this.#networkCall('leave_network', 'leave_network', networkId, { network_id: networkId }, opts);
+    return alreadyDone(
+      this.#networkCall<M.MembershipAnswer>(
+        'leave_network',
+        'leave_network',
+        networkId,
+        { network_id: networkId },
+        opts,
+      ),
+      'ERR_REGISTRY_NOT_MEMBER',
+      () => ({ type: 'leave_network_ok', network_id: networkId, node_id: opts.nodeId ?? this.nodeId }),
+    );
   }
 
   inviteToNetwork(

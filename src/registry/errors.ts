@@ -78,9 +78,15 @@ export class RegistryRequestError extends RegistryError {
 export class RegistryRemoteError extends RegistryError {
   /** The request type that failed. */
   readonly requestType: string;
-  constructor(code: RegistryErrorCode, message: string, requestType: string) {
-    super(code, message, { details: { requestType } });
+  /**
+   * The answer is to a repeat of the request on a new connection (the first attempt's connection broke before
+   * its answer arrived, so the registry may already have applied it).
+   */
+  readonly repeated: boolean;
+  constructor(code: RegistryErrorCode, message: string, requestType: string, repeated = false) {
+    super(code, message, { details: repeated ? { requestType, repeated } : { requestType } });
     this.requestType = requestType;
+    this.repeated = repeated;
   }
 }
 

@@ -1,13 +1,15 @@
 /**
  * The expected-key source for the tunnel's `PILA` check: a node's registered Ed25519 key from the registry's
  * `lookup`, cached (LRU, size and age bounded), one round trip shared by concurrent calls. `null` means the
- * registry has no such node; registry failures reject so the caller can tell "unknown" from "cannot ask".
+ * registry has no such node; registry failures reject so the caller can tell "unknown" from "cannot ask", and so
+ * does an answer without a valid key or for another node (ERR_REGISTRY_PROTOCOL).
  * Call `invalidate(id)` when a peer's key no longer matches (it may have rotated).
  */
 import { LRUCache } from 'lru-cache';
 import type { RegistryClient } from './client.js';
+import type { LookupAnswer } from './client-messages.js';
 import { RESOLVER_CACHE_SIZE, RESOLVER_CACHE_TTL_MS } from './constants.js';
-import { isNotFoundAnswer, withSignal } from './peer-resolver.js';
+import { isNotFoundAnswer, lookupKey, withSignal } from './peer-resolver.js';
 
 /** What the tunnel needs. */
 export interface ExpectedKeySource {
@@ -63,13 +65,15 @@ export class RegistryKeySource implements ExpectedKeySource {
   }
 
   async #fetch(nodeId: number): Promise<Buffer | null> {
+    let a: LookupAnswer;
     try {
-      const a = await this.#client.lookup(nodeId);
-      const key = Buffer.from(a.public_key, 'base64');
-      return key.length === 32 ? key : null;
+      a = await this.#client.lookup(nodeId);
     } catch (err) {
       if (isNotFoundAnswer(err)) return null; // incl. a V1 registry's code-less "request failed"
       throw err;
     }
+    // A record without a usable key (or another node's record) rejects ERR_REGISTRY_PROTOCOL: `null` would claim
+    // the node has no registered key.
+    return lookupKey(nodeId, a);
   }
 }

@@ -12,6 +12,7 @@ import type { RegistryClient } from './client.js';
 import type { LookupAnswer } from './client-messages.js';
 import { RESOLVER_CACHE_SIZE, RESOLVER_CACHE_TTL_MS } from './constants.js';
 import { isPilotError } from '../coreapi/errors.js';
+import { RegistryProtocolError } from './errors.js';
 import { splitHostPort } from './validation.js';
 
 export interface RegistryPeerResolverOptions {
@@ -30,6 +31,24 @@ export interface RegistryPeerResolverOptions {
  */
 export function isNotFoundAnswer(err: unknown): boolean {
   return isPilotError(err, 'ERR_REGISTRY_NOT_FOUND') || isPilotError(err, 'ERR_REGISTRY_REQUEST_FAILED');
+}
+
+const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The 32-byte key of a `lookup` answer for `nodeId`. A registry answering with another node's record, or without a
+ * usable key, is broken or out of sync: ERR_REGISTRY_PROTOCOL (never another node's key, never a garbled one).
+ */
+export function lookupKey(nodeId: number, answer: LookupAnswer): Buffer {
+  if (answer.node_id !== nodeId) {
+    throw new RegistryProtocolError(`lookup of node ${nodeId} answered for node ${String(answer.node_id)}`);
+  }
+  const text: unknown = answer.public_key;
+  const key = typeof text === 'string' && STRICT_BASE64.test(text) ? Buffer.from(text, 'base64') : null;
+  if (key === null || key.length !== 32) {
+    throw new RegistryProtocolError(`lookup of node ${nodeId} answered without a valid 32-byte public key`);
+  }
+  return key;
 }
 
 /** `ip:port` / `[v6]:port` → Endpoint; null when empty or malformed. */
@@ -156,10 +175,12 @@ export class RegistryPeerResolver implements PeerResolver {
       }
       throw err;
     }
-    let endpoint = parseEndpoint(info.real_addr);
+    const publicKey = lookupKey(nodeId, info);
+    let endpoint = parseEndpoint(typeof info.real_addr === 'string' ? info.real_addr : undefined);
     if (endpoint === null && this.#client.nodeId !== 0 && this.#client.signer !== undefined) {
       try {
-        endpoint = parseEndpoint((await this.#client.resolve(nodeId)).real_addr);
+        const r = await this.#client.resolve(nodeId);
+        endpoint = parseEndpoint(typeof r.real_addr === 'string' ? r.real_addr : undefined);
       } catch (err) {
         // Private without trust, or we are not registered: the peer exists but its endpoint stays hidden. A V1
         // reference registry says both (and a refused signature) only as a code-less "request failed".
@@ -173,12 +194,12 @@ export class RegistryPeerResolver implements PeerResolver {
       }
     }
     const peer: PeerInfo = {
-      nodeId: info.node_id,
-      addr: { network: 0, node: info.node_id },
+      nodeId,
+      addr: { network: 0, node: nodeId },
       endpoint,
-      publicKey: Buffer.from(info.public_key, 'base64'),
-      public: info.public,
-      ...(info.hostname !== undefined ? { hostname: info.hostname } : {}),
+      publicKey,
+      public: info.public === true,
+      ...(typeof info.hostname === 'string' ? { hostname: info.hostname } : {}),
       relayOnly: false,
     };
     return peer;
