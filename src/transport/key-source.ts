@@ -7,6 +7,12 @@ import type { Endpoint } from '../coreapi/resolver.js';
 export interface ExpectedKeySource {
   /** The raw 32-byte Ed25519 key registered for `nodeId`, or null when unknown. May answer synchronously. */
   expectedKey(nodeId: number): Buffer | null | Promise<Buffer | null>;
+  /**
+   * Forget what is cached for `nodeId` (optional): the tunnel calls it when a peer's key exchange carries a
+   * key other than the expected one, then asks once more, so a peer that rotated its key is not refused until
+   * the cache expires.
+   */
+  invalidate?(nodeId: number): void;
 }
 
 export interface EndpointSource {

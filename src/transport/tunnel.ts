@@ -143,6 +143,10 @@ const CANDIDATE_SILENCE_MS = 1000;
 const MAX_PENDING_LOOKUPS = 64;
 /** Key lookups in flight for key exchanges from one source address. */
 const MAX_LOOKUPS_PER_SOURCE = 8;
+/** A node's expected key is fetched again after a key mismatch at most this often. */
+const KEY_REFETCH_MS = 10_000;
+/** Nodes remembered for KEY_REFETCH_MS (beyond, mismatches are simply refused until entries age out). */
+const MAX_KEY_REFETCH_ENTRIES = 4096;
 const MAX_KX_REQUEST_TRACKED = 4096;
 /** Largest UDP payload (IPv4, and IPv6 to a v4-mapped address); the streams layer uses the same bound. */
 const MAX_UDP_PAYLOAD = 65_507;
@@ -202,6 +206,8 @@ export class UdpTunnel extends EventEmitter {
   #queuedPackets = 0;
   #queuedBytes = 0;
   #pendingLookups = 0;
+  /** When each node's expected key was last fetched again after a mismatch (see #mayRefetchKey). */
+  #keyRefetchedAt = new Map<number, number>();
   /** Key lookups in flight per source address (see #lookupKey). */
   readonly #lookupsBySource = new Map<string, number>();
   #kxRequests = new Map<number, number>();
@@ -762,15 +768,46 @@ export class UdpTunnel extends EventEmitter {
     rinfo: TunnelRemoteInfo,
     relayed: boolean,
     expected: Buffer | null,
+    refetched = false,
   ): void {
     const x = msg.subarray(8, 40);
     const ed = msg.subarray(40, 72);
     const sig = msg.subarray(72, 136);
     if (expected === null) return this.#drop('kx_unknown_key', null);
-    if (!expected.equals(ed)) return this.#drop('kx_wrong_key', null);
+    if (!expected.equals(ed)) {
+      // The peer may have rotated its key while ours is cached: forget it and ask once more (at most once per
+      // node every KEY_REFETCH_MS, so wrong-key frames cannot turn into a lookup each).
+      const keys = this.#keys;
+      if (!refetched && keys?.invalidate && this.#mayRefetchKey(nodeId)) {
+        keys.invalidate(nodeId);
+        return this.#lookupKey(
+          rinfo,
+          () => keys.expectedKey(nodeId),
+          (key, failed) => {
+            if (failed) this.#drop('kx_unknown_key', null);
+            else this.#finishPila(nodeId, msg, rinfo, relayed, key, true);
+          },
+        );
+      }
+      return this.#drop('kx_wrong_key', null);
+    }
     if (!ed25519Verify(expected, pilaSignatureInput(nodeId, x), sig))
       return this.#drop('kx_bad_signature', null);
     this.#install(nodeId, Buffer.from(x), true, Buffer.from(ed), Buffer.from(sig), rinfo, relayed);
+  }
+
+  /** True (and recorded) when `nodeId`'s expected key may be fetched again after a mismatch. */
+  #mayRefetchKey(nodeId: number): boolean {
+    const now = Date.now();
+    const last = this.#keyRefetchedAt.get(nodeId);
+    if (last !== undefined && now - last < KEY_REFETCH_MS) return false;
+    if (this.#keyRefetchedAt.size >= MAX_KEY_REFETCH_ENTRIES) {
+      for (const [id, at] of this.#keyRefetchedAt)
+        if (now - at >= KEY_REFETCH_MS) this.#keyRefetchedAt.delete(id);
+      if (this.#keyRefetchedAt.size >= MAX_KEY_REFETCH_ENTRIES) return false;
+    }
+    this.#keyRefetchedAt.set(nodeId, now);
+    return true;
   }
 
   #onPilk(msg: Buffer, rinfo: TunnelRemoteInfo, relayed: boolean): void {
@@ -786,7 +823,12 @@ export class UdpTunnel extends EventEmitter {
     this.#lookupKey(
       rinfo,
       () => keys?.expectedKey(nodeId) ?? null,
-      (key) => this.#finishPilk(nodeId, msg, rinfo, relayed, key),
+      (key, failed) => {
+        // Whether the node has a registered key is unknown (the registry could not be asked): an
+        // unauthenticated session now could be a downgrade of one that must be authenticated.
+        if (failed) this.#drop('kx_unknown_key', null);
+        else this.#finishPilk(nodeId, msg, rinfo, relayed, key);
+      },
     );
   }
 
