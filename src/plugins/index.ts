@@ -69,7 +69,7 @@ export const builtinPlugins: readonly BuiltinPlugin[] = Object.freeze([
       port: PORT,
       requireTrust: { type: 'boolean' },
       publishRate: { type: 'number', exclusiveMinimum: 0 },
-      publishBurst: { type: 'number', exclusiveMinimum: 0 },
+      publishBurst: { type: 'number', minimum: 1 },
       subscriberBufferBytes: POSITIVE,
       slowSubscriberMaxDrops: POSITIVE,
       maxConnections: POSITIVE,

@@ -191,8 +191,14 @@ export class EventStreamService implements Service {
     if (this.#conns.size >= this.#options.maxConnections) return 'too many connections';
     const node = stream.remoteAddr.node;
     if (node === this.#selfNode) return null;
-    if (this.#trust) return this.#trust.isTrusted(node) ? null : 'untrusted';
-    return this.#options.requireTrust ? 'no trust checker' : null;
+    if (!this.#trust) return this.#options.requireTrust ? 'no trust checker' : null;
+    try {
+      return this.#trust.isTrusted(node) ? null : 'untrusted';
+    } catch (err) {
+      // Fail closed, for this connection only: a throw here must not end the accept loop (and the broker).
+      this.#log?.warn({ err, remote: formatAddr(stream.remoteAddr) }, 'event stream: trust check failed');
+      return 'trust check failed';
+    }
   }
 
   async #serve(stream: Stream): Promise<void> {

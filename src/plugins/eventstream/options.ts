@@ -37,6 +37,15 @@ function positive(config: Readonly<Record<string, unknown>>, key: string, fallba
   return v;
 }
 
+/** A bucket holding less than one token never lets an event through: at least 1 is required. */
+function atLeastOne(config: Readonly<Record<string, unknown>>, key: string, fallback: number): number {
+  const v = positive(config, key, fallback);
+  if (v < 1) {
+    throw new InvalidArgumentError(`eventstream: config "${key}" must be at least 1`, { details: { key } });
+  }
+  return v;
+}
+
 /**
  * Keys: `port`, `requireTrust`, `publishRate`, `publishBurst`, `subscriberBufferBytes`,
  * `slowSubscriberMaxDrops`, `maxConnections`. Throws ERR_INVALID_ARG naming the key.
@@ -60,7 +69,7 @@ export function eventStreamOptions(config: Readonly<Record<string, unknown>>): E
     requireTrust,
     rateLimit: {
       rate: positive(config, 'publishRate', d.rateLimit.rate),
-      burst: positive(config, 'publishBurst', d.rateLimit.burst),
+      burst: atLeastOne(config, 'publishBurst', d.rateLimit.burst),
     },
     subscriberBufferBytes: positive(config, 'subscriberBufferBytes', d.subscriberBufferBytes),
     slowSubscriberMaxDrops: positive(config, 'slowSubscriberMaxDrops', d.slowSubscriberMaxDrops),

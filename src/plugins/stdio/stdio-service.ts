@@ -68,6 +68,18 @@ export function stdioOptions(config: Readonly<Record<string, unknown>>): StdioOp
   };
 }
 
+/**
+ * Append `piece` to the pieces of an unfinished line, merging the last pieces while the newer one is at least
+ * as long as the one before it (a binary counter): a line received one byte at a time is held in O(log n)
+ * flat strings, never one array slot per byte, and each character is copied O(log n) times.
+ */
+function append(pieces: string[], piece: string): void {
+  pieces.push(piece);
+  for (let n = pieces.length; n > 1 && pieces[n - 1].length >= pieces[n - 2].length; n--) {
+    pieces.splice(n - 2, 2, [pieces[n - 2], pieces[n - 1]].join(''));
+  }
+}
+
 export class StdioService implements Service {
   readonly name = STDIO_NAME;
   readonly order = STDIO_ORDER;
@@ -151,35 +163,93 @@ export class StdioService implements Service {
   #read(stream: Stream): void {
     this.#open.add(stream);
     const from = formatAddr(stream.remoteAddr);
+    const port = stream.remotePort;
     const decoder = new StringDecoder('utf8');
-    let partial = '';
-    stream.on('error', (err) => this.#log?.debug({ err, from }, 'stdio stream error'));
-    stream.once('close', () => this.#open.delete(stream));
-    stream.on('data', (chunk: Buffer) => {
-      partial += decoder.write(chunk);
+    // The line in progress, as pieces joined only when it ends or must be split: only new text is searched
+    // for a newline, so a line arriving a byte at a time does not cost quadratic time (see `append`).
+    let pending: string[] = [];
+    let pendingLength = 0;
+    const take = (text: string): void => {
       let start = 0;
-      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n', start)) {
-        this.#line(from, stream.remotePort, partial.slice(start, nl));
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        pending.push(text.slice(start, nl));
+        const line = pending.join('');
+        pending = [];
+        pendingLength = 0;
+        this.#line(from, port, line);
         start = nl + 1;
       }
-      partial = partial.slice(start);
-      while (partial.length > this.#options.maxLineLength) {
-        this.#line(from, stream.remotePort, partial.slice(0, this.#options.maxLineLength));
-        partial = partial.slice(this.#options.maxLineLength);
+      if (start < text.length) {
+        append(pending, start === 0 ? text : text.slice(start));
+        pendingLength += text.length - start;
       }
-    });
+      if (this.#mustSplit(pendingLength, pending)) {
+        const rest = this.#splitHead(from, port, pending.join(''));
+        pending = rest === '' ? [] : [rest];
+        pendingLength = rest.length;
+      }
+    };
+    stream.on('error', (err) => this.#log?.debug({ err, from }, 'stdio stream error'));
+    stream.once('close', () => this.#open.delete(stream));
+    stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
     stream.once('end', () => {
-      partial += decoder.end();
-      if (partial !== '') this.#line(from, stream.remotePort, partial);
+      take(decoder.end());
+      if (pendingLength > 0) this.#line(from, port, pending.join(''));
+      pending = [];
+      pendingLength = 0;
       stream.end();
     });
   }
 
+  /**
+   * Whether an unfinished line of `length` characters is already known to be longer than `maxLineLength`
+   * once its `\r` is stripped: a trailing `\r` may still be the start of a `\r\n`.
+   */
+  #mustSplit(length: number, pending: readonly string[]): boolean {
+    const max = this.#options.maxLineLength;
+    if (length <= max) return false;
+    if (length > max + 1) return true;
+    const last = pending[pending.length - 1];
+    return last === undefined || !last.endsWith('\r');
+  }
+
+  /**
+   * Deliver the leading `maxLineLength`-character pieces of an over-long unfinished line; return the rest
+   * (the part that may still end the line). Pieces are cut exactly where {@link #line} cuts a whole line, so
+   * the result does not depend on how the line was split into packets.
+   */
+  #splitHead(from: string, port: number, text: string): string {
+    let off = 0;
+    for (;;) {
+      const rest = text.length - off;
+      const tail = text.endsWith('\r') && rest === this.#options.maxLineLength + 1;
+      if (rest <= this.#options.maxLineLength || tail) return text.slice(off);
+      const end = this.#pieceEnd(text, off);
+      this.#deliver(from, port, text.slice(off, end));
+      off = end;
+    }
+  }
+
+  /** Where the piece starting at `off` ends: `maxLineLength` characters on, never inside a surrogate pair. */
+  #pieceEnd(text: string, off: number): number {
+    const end = off + this.#options.maxLineLength;
+    if (end >= text.length) return text.length;
+    const c = text.charCodeAt(end - 1);
+    // A high surrogate whose low half would start the next piece: keep the pair together.
+    return c >= 0xd800 && c <= 0xdbff && end - 1 > off ? end - 1 : end;
+  }
+
   #line(from: string, port: number, raw: string): void {
     const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const max = this.#options.maxLineLength;
-    if (text.length <= max) this.#deliver(from, port, text);
-    else for (let i = 0; i < text.length; i += max) this.#deliver(from, port, text.slice(i, i + max));
+    if (text.length <= this.#options.maxLineLength) {
+      this.#deliver(from, port, text);
+      return;
+    }
+    for (let off = 0; off < text.length;) {
+      const end = this.#pieceEnd(text, off);
+      this.#deliver(from, port, text.slice(off, end));
+      off = end;
+    }
   }
 
   #deliver(from: string, port: number, text: string): void {

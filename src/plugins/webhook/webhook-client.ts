@@ -64,6 +64,23 @@ export function parseWebhookUrl(url: string | null | undefined): URL | null {
   return parsed;
 }
 
+/**
+ * The URL as it may be shown in logs and health messages: a password in it (`https://user:secret@host/`) is
+ * replaced by `***`, so the webhook's credentials never reach a log line.
+ */
+export function redactWebhookUrl(url: string | URL | null): string | null {
+  if (url === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(invalid URL)';
+  }
+  if (parsed.password === '') return parsed.href;
+  parsed.password = '***';
+  return parsed.href;
+}
+
 /** `2006-01-02T15:04:05Z` */
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -252,7 +269,7 @@ export class WebhookClient {
     this.#unlogged++;
     const now = Date.now();
     if (now - this.#lastLog < 1000) return;
-    this.#log.warn({ url: url.href, reason, failures: this.#unlogged }, 'webhook POST failed');
+    this.#log.warn({ url: redactWebhookUrl(url), reason, failures: this.#unlogged }, 'webhook POST failed');
     this.#unlogged = 0;
     this.#lastLog = now;
   }

@@ -4,7 +4,7 @@
  * is hot-swappable with {@link WebhookService.setUrl} (what the daemon's "set webhook" command calls).
  *
  * Config keys: `url` (string, empty = disabled), `queueSize` (1024), `timeoutMs` (5000), `drainMs` (2000).
- * States: idle → running (start) → stopped (stop: unsubscribe, drain within the stop budget, close).
+ * States: idle → running (start) → stopped (stop: unsubscribe, drain for at most `drainMs` and 4 s, close).
  */
 import { InvalidArgumentError } from '../../coreapi/errors.js';
 import type { PilotEvent, Subscription } from '../../coreapi/events.js';
@@ -15,6 +15,7 @@ import {
   WEBHOOK_TIMEOUT_MS,
   WebhookClient,
   parseWebhookUrl,
+  redactWebhookUrl,
   rfc3339,
   type WebhookPayload,
   type WebhookStats,
@@ -22,6 +23,12 @@ import {
 
 export const WEBHOOK_NAME = 'webhook';
 export const WEBHOOK_ORDER = 90;
+/**
+ * The longest the queue may drain on stop, whatever `drainMs` says: the contract's stop budget is 5 s and the
+ * runtime gives up on a service at that very moment, so the drain must end early enough for the request in
+ * flight to be aborted and the sockets released within it.
+ */
+export const WEBHOOK_STOP_DRAIN_MAX_MS = 4_000;
 
 export interface WebhookOptions {
   readonly url: string | null;
@@ -116,7 +123,7 @@ export class WebhookService implements Service {
     this.#pump = deps.tasks.run('pump', async () => {
       for await (const ev of sub) client.emit(webhookPayload(ev));
     });
-    deps.logger.info({ url: this.#url }, 'webhook started');
+    deps.logger.info({ url: redactWebhookUrl(this.#url) }, 'webhook started');
   }
 
   async stop(signal?: AbortSignal): Promise<void> {
@@ -125,11 +132,15 @@ export class WebhookService implements Service {
     if (!wasRunning) return;
     this.#sub?.unsubscribe();
     await this.#pump;
-    await this.#client?.close({ signal, drainMs: this.#options.drainMs });
+    await this.#client?.close({
+      signal,
+      drainMs: Math.min(this.#options.drainMs, WEBHOOK_STOP_DRAIN_MAX_MS),
+    });
   }
 
   health(): HealthStatus {
     if (this.#state !== 'running') return { status: 'failed', message: this.#state };
-    return { status: 'ok', message: this.#url ? `posting to ${this.#url}` : 'no URL configured' };
+    const url = redactWebhookUrl(this.#url);
+    return { status: 'ok', message: url ? `posting to ${url}` : 'no URL configured' };
   }
 }
