@@ -117,6 +117,9 @@ export class Connection extends Duplex implements Stream {
   #recoveryPoint = 0;
   #dupAcks = 0;
   #peerWnd = -1;
+  /** SND.WL1 / SND.WL2 (RFC 9293): seq and ack of the segment that last set #peerWnd. */
+  #wl1 = 0;
+  #wl2 = 0;
   /** Largest window the peer has advertised (sender-side silly-window avoidance). */
   #peerWndMax = 0;
   /** Largest data segment received from the peer: its segment size may exceed ours (it probed the path MTU). */
@@ -308,6 +311,8 @@ export class Connection extends Duplex implements Stream {
   openPassive(syn: Packet): void {
     this.#rcvNxt = seqAdd(syn.seq, 1);
     this.#setPeerWnd(syn.window * WINDOW_UNIT);
+    this.#wl1 = syn.seq;
+    this.#wl2 = this.#iss;
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.state = ConnState.ESTABLISHED;
     this.#emit(FLAG_SYN | FLAG_ACK, this.#iss, this.#rcvNxt, EMPTY);
@@ -344,6 +349,8 @@ export class Connection extends Duplex implements Stream {
         this.#rcvNxt = seqAdd(p.seq, 1);
         this.#sndUna = this.#sndNxt;
         this.#setPeerWnd(p.window * WINDOW_UNIT);
+        this.#wl1 = p.seq;
+        this.#wl2 = p.ack;
         this.state = ConnState.ESTABLISHED;
         // The handshake's last ACK goes right after the caller's code resumed with its stream (a microtask
         // queued behind the dial's resolution): data it writes at once carries the ACK instead of a separate
@@ -363,7 +370,13 @@ export class Connection extends Duplex implements Stream {
     const hasAck = (flags & FLAG_ACK) !== 0;
     const isSack = hasAck && payload.length > 0 && looksLikeSack(payload);
     const isData = payload.length > 0 && !isSack;
-    if (hasAck) this.#setPeerWnd(p.window * WINDOW_UNIT);
+    // The window of a segment older than the one that last set it (reordered) is stale: RFC 9293's
+    // SND.WL1/SND.WL2 test. Pure ACKs carry our peer's next sequence, so a later one always passes.
+    if (hasAck && !(seqLt(p.seq, this.#wl1) || (p.seq === this.#wl1 && seqLt(p.ack, this.#wl2)))) {
+      this.#wl1 = p.seq;
+      this.#wl2 = p.ack;
+      this.#setPeerWnd(p.window * WINDOW_UNIT);
+    }
     if (hasAck && isData && this.state === ConnState.ESTABLISHED && this.#finSeg === null) {
       // A data segment in mid-stream: the application gets the data (and may answer at once) before the
       // acknowledgement's bookkeeping (RTT, delivery rate, congestion control), which runs right after in
