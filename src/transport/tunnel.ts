@@ -374,7 +374,8 @@ export class UdpTunnel extends EventEmitter {
   /**
    * Look a peer's endpoint up again (it may have restarted on another address). When the directory has a
    * different endpoint, the tunnel moves there and exchanges keys again; the current session stays usable
-   * until the new exchange completes.
+   * until the new exchange completes. A peer on the relay keeps using it (the new endpoint is recorded for
+   * punching).
    */
   refreshEndpoint(nodeId: number): void {
     const peer = this.#peers.get(nodeId);
@@ -388,7 +389,9 @@ export class UdpTunnel extends EventEmitter {
         this.#sendHostFor(ep.host) !== peer.sendHost;
       if (!changed) return;
       this.#setEndpoint(peer, ep);
-      peer.relay = false;
+      // A relayed peer stays on the relay: nothing says the new endpoint is reachable directly (the relay was
+      // chosen because the direct path failed). NAT traversal punches the new endpoint and moves it when it
+      // answers (a 'direct' event), as for any relayed peer.
       if (this.encrypt) this.#beginKx(peer);
       this.emit('endpoint', nodeId, peer.endpoint);
     };

@@ -502,6 +502,13 @@ export class NatTraversal extends EventEmitter {
 
   readonly #onTunnelEndpoint = (nodeId: number, ep: Endpoint | null): void => {
     this.#checkPunchSuccess(nodeId, ep);
+    // A relayed peer with a new endpoint from the directory stays on the relay: punch the new one at the next
+    // re-punch tick rather than after the relay's backed-off interval.
+    const r = this.#relayed.get(nodeId);
+    if (r !== undefined && this.#tunnel.peer(nodeId)?.relay === true) {
+      r.interval = this.options.repunchIntervalMs;
+      r.nextAt = Date.now();
+    }
   };
 
   readonly #onEstablished = (e: EstablishedEvent): void => {
