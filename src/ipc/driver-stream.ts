@@ -150,6 +150,11 @@ export class DriverStream extends Duplex implements Stream {
     return this.#writeChunk !== null || this.#batchBytes > 0 || this.writableLength > 0;
   }
 
+  /** Send what this tick's writes gathered for the next Send message now (their callbacks already ran). */
+  flushWrites(): void {
+    this.#flush();
+  }
+
   // ---- from the driver ----
 
   /** Recv data for this connection. */

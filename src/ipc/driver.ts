@@ -464,9 +464,14 @@ export class Driver extends EventEmitter implements Streams, StreamHost {
 
   async #close(): Promise<void> {
     if (this.#failure) return;
-    // The daemon closes this client's connections gracefully when the socket ends; reset the ones whose data
-    // would be cut short, so their peers do not mistake a truncation for the end of the stream.
-    for (const s of this.#streams.values()) if (s.hasUnsentData()) this.sendReset(s.id);
+    // The daemon closes this client's connections gracefully when the socket ends. Writes that completed
+    // go out first (they may still sit in this tick's coalescing batch); then the connections whose data
+    // would be cut short are reset, so their peers do not mistake a truncation for the end of the stream.
+    // A reference daemon has no Reset: there, close is graceful, as the reference driver's.
+    for (const s of this.#streams.values()) {
+      s.flushWrites();
+      if (this.#extended && s.hasUnsentData()) this.sendReset(s.id);
+    }
     this.#fail(new ClosedError('driver closed'), false);
     const closed = new Promise<void>((resolve) => {
       if (this.#socket.destroyed) resolve();

@@ -123,13 +123,42 @@ export interface WireError {
 
 const CODE_RE = /^ERR_[A-Z0-9_]{1,60}$/;
 
-/** The code and text an error travels with. Reference texts are kept for the two the reference documents. */
+/**
+ * Most bytes of error text sent in one message: what is left of the 1 MiB message limit after the largest
+ * header (StreamError / DialExError: command, id, status, code length and a 255-byte code) with room to spare.
+ */
+export const WIRE_ERROR_TEXT_MAX = (1 << 20) - 1024;
+
+const TRUNCATED = ' …(truncated)';
+
+/**
+ * The code and text an error travels with. Reference texts are kept for the two the reference documents.
+ * A text too long for one IPC message (an error that quotes a near-1 MiB value the client sent) is cut to
+ * {@link WIRE_ERROR_TEXT_MAX} bytes: a frame over the limit would make the client drop the connection.
+ */
 export function errorToWire(err: unknown): WireError {
   if (err instanceof PilotError) {
-    return { status: WIRE_ERROR_STATUS, code: err.code, text: referenceText(err) };
+    return { status: WIRE_ERROR_STATUS, code: err.code, text: fitText(referenceText(err)) };
   }
   const text = err instanceof Error ? err.message : String(err);
-  return { status: WIRE_ERROR_STATUS, code: 'ERR_INTERNAL', text: text || 'internal error' };
+  return { status: WIRE_ERROR_STATUS, code: 'ERR_INTERNAL', text: fitText(text) || 'internal error' };
+}
+
+/** `text` cut (on a character boundary) so that its UTF-8 form is at most WIRE_ERROR_TEXT_MAX bytes. */
+function fitText(text: string): string {
+  if (text.length <= WIRE_ERROR_TEXT_MAX / 3 || Buffer.byteLength(text, 'utf8') <= WIRE_ERROR_TEXT_MAX) {
+    return text;
+  }
+  const room = WIRE_ERROR_TEXT_MAX - Buffer.byteLength(TRUNCATED, 'utf8');
+  let cut = Buffer.from(text, 'utf8').subarray(0, room);
+  // Drop a UTF-8 sequence split by the cut: find its lead byte (continuation bytes are 10xxxxxx).
+  let i = cut.length - 1;
+  while (i > 0 && i > cut.length - 4 && (cut[i] & 0xc0) === 0x80) i--;
+  if (cut[i] >= 0xc0) {
+    const need = cut[i] >= 0xf0 ? 4 : cut[i] >= 0xe0 ? 3 : 2;
+    if (cut.length - i < need) cut = cut.subarray(0, i);
+  }
+  return cut.toString('utf8') + TRUNCATED;
 }
 
 /** The text a reference driver expects for an error (`dial timeout`, `connection refused`, else the message). */

@@ -674,9 +674,12 @@ export class IpcSession implements ConnHost {
       this.#write(encodeMessage({ type: 'dialExError', tag, error: errorToWire(refused) }));
       return;
     }
+    // One signal per dial, aborted by DialCancel or by the client's disconnect (#teardown). Not
+    // AbortSignal.any() with the session's signal: on Node 20 each such signal stays registered on the
+    // session's until the client leaves, so a long-lived client's every dial would cost daemon memory.
     const ac = new AbortController();
     this.#dials.set(tag, ac);
-    const signal = AbortSignal.any([ac.signal, this.#abort.signal]);
+    const signal = ac.signal;
     const options = timeoutMs > 0 ? { signal, timeoutMs } : { signal };
     const done = (): void => {
       if (this.#dials.get(tag) === ac) this.#dials.delete(tag);
@@ -812,7 +815,9 @@ export class IpcSession implements ConnHost {
     this.#conns.clear();
     this.#congested.clear();
     this.#dgramPorts.clear();
+    const dials = [...this.#dials.values()];
     this.#dials.clear();
+    for (const ac of dials) ac.abort();
     this.#log.debug({}, 'ipc client disconnected');
     this.#deps.onClose(this);
   }
