@@ -150,7 +150,8 @@ export function toCliError(err: unknown): CliError {
   if (e && typeof e === 'object' && typeof e.code === 'string') {
     if (e.code === 'ENOENT') return new CliError('not_found', e.message, { cause: err });
     if (e.code === 'EEXIST') return new CliError('already_exists', e.message, { cause: err });
-    if (e.code === 'EACCES' || e.code === 'EPERM')
+    // A path given where a directory belongs is a file (`--data-dir <file>`), or the other way round.
+    if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'ENOTDIR' || e.code === 'EISDIR')
       return new CliError('invalid_argument', e.message, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -47,8 +47,10 @@ export class Output {
       this.io.stderr.write(`${JSON.stringify(env)}\n`);
       return;
     }
-    this.io.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) this.io.stderr.write(`hint: ${err.hint}\n`);
+    // Messages carry text from elsewhere (a remote's reply, a registry's error, the argument as typed): shown with
+    // its control characters escaped, like peer text in tables. Line breaks stay (a log excerpt after a failed start).
+    this.io.stderr.write(`error: ${safeLines(err.message)}\n`);
+    if (err.hint) this.io.stderr.write(`hint: ${safeLines(err.hint)}\n`);
   }
 
   /** One NDJSON line on stdout (streaming commands in JSON mode). */
@@ -139,6 +141,11 @@ function escapeControl(c: string): string {
 /** `text` with its control characters shown as escapes (`\x1b`, `\x0a`, `\u202e`) instead of acting on the terminal. */
 export function safeText(text: string): string {
   return UNSAFE_TEXT.test(text) ? text.replace(UNSAFE_TEXT, escapeControl) : text;
+}
+
+/** {@link safeText} for each line of `text`: the line breaks themselves are kept. */
+export function safeLines(text: string): string {
+  return text.split('\n').map(safeText).join('\n');
 }
 
 /** One value as table/field text (strings with control characters escaped: see {@link safeText}). */

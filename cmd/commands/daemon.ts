@@ -3,7 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddr, loadConfig, type NodeConfig } from '../../src/client.js';
+import { formatAddr, loadConfig, MAX_TIMER_MS, type NodeConfig } from '../../src/client.js';
 import type { CommandContext } from '../command-context.js';
 import { command, flag, type CommandInput, type FlagSpec } from '../command-spec.js';
 import {
@@ -164,8 +164,16 @@ async function runForeground(ctx: CommandContext, config: NodeConfig): Promise<u
   return undefined;
 }
 
-/** Options of `daemon start` itself (with whether they take a value), not passed to the child. */
-const START_ONLY: Record<string, boolean> = { '--foreground': false, '--timeout': true, '--socket': true };
+/**
+ * Options of `daemon start` itself (with whether they take a value), not passed to the child: the child is a
+ * plain `pilot daemon`, which has no `--foreground` / `--no-foreground` (what `--foreground=false` becomes).
+ */
+const START_ONLY: Record<string, boolean> = {
+  '--foreground': false,
+  '--no-foreground': false,
+  '--timeout': true,
+  '--socket': true,
+};
 
 /** Arguments for the forked `pilot daemon`: everything after `daemon start` but start's own options. */
 function childArgs(argv: readonly string[], config: NodeConfig, identity: string | null): string[] {
@@ -266,7 +274,8 @@ export const daemonCommands = [
         env: ctx.env,
         home: ctx.home,
         socket: config.socket,
-        timeoutMs: input.flags.timeout as number,
+        // 0: no time limit, as for every other --timeout (the wait still ends when the child fails or exits).
+        timeoutMs: (input.flags.timeout as number) || MAX_TIMER_MS,
         signal: ctx.signal,
       });
       return {

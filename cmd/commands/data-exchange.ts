@@ -17,7 +17,7 @@ import type { CommandContext } from '../command-context.js';
 import { arg, command, flag, type CommandInput } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline } from '../io-util.js';
-import type { Output, Row } from '../output.js';
+import { safeText, type Output, type Row } from '../output.js';
 
 /** An `ERR ...` reply from the server is a failure. */
 function checkAck(ack: string): string {
@@ -26,7 +26,11 @@ function checkAck(ack: string): string {
 }
 
 function dataDir(ctx: CommandContext, input: CommandInput): string {
-  return (input.flags['data-dir'] as string | undefined) ?? ctx.home;
+  const dir = input.flags['data-dir'] as string | undefined;
+  // "" would be the current directory (and `--clear` would delete its inbox/ or received/ files).
+  if (dir !== undefined && dir.trim() === '')
+    throw new CliError('invalid_argument', '--data-dir is empty', { hint: 'leave it out for $PILOT_HOME' });
+  return dir ?? ctx.home;
 }
 
 const DATA_DIR_FLAG = flag(
@@ -103,7 +107,8 @@ export const dataExchangeCommands = [
       });
       return { target: formatAddr(addr), type, bytes: Buffer.byteLength(data), ack: checkAck(ack) };
     },
-    text: (d, out) => out.line(`${d.ack} (to ${d.target})`),
+    // The ack is the remote's text: its control characters are escaped, as in tables.
+    text: (d, out) => out.line(`${safeText(d.ack)} (to ${d.target})`),
   }),
 
   command<{ filename: string; bytes: number; destination: string; ack: string }>({
@@ -142,7 +147,7 @@ export const dataExchangeCommands = [
       }
       return { filename: basename(path), bytes: st.size, destination: formatAddr(addr), ack: checkAck(ack) };
     },
-    text: (d, out) => out.line(`${d.ack} (${d.filename} to ${d.destination})`),
+    text: (d, out) => out.line(`${safeText(d.ack)} (${safeText(d.filename)} to ${d.destination})`),
   }),
 
   command<{ messages: Row[]; total: number } | { cleared: number }>({

@@ -7,6 +7,7 @@ import { broadcastAddr, formatAddr, type Datagram } from '../../src/client.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline, timedOut } from '../io-util.js';
+import { safeText } from '../output.js';
 import { parsePort } from './stream-io.js';
 
 interface DatagramRow {
@@ -64,7 +65,7 @@ export const datagramCommands = [
           if (count !== undefined) messages.push(r);
           if (ctx.out.json) {
             if (count === undefined) ctx.out.ndjson(r);
-          } else ctx.out.line(`[${r.src}:${r.src_port} → ${r.port}] ${r.data}`);
+          } else ctx.out.line(`[${r.src}:${r.src_port} → ${r.port}] ${safeText(r.data)}`);
         }
       } catch (err) {
         // The daemon went away: report that (not_running), not the socket's ERR_CLOSED.

@@ -6,11 +6,29 @@ import { publish, subscribe } from '../../src/plugins/eventstream/index.js';
 import { arg, command, flag } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { deadline, timedOut } from '../io-util.js';
+import { safeText } from '../output.js';
 
 interface EventRow {
   topic: string;
   data: string;
   bytes: number;
+}
+
+const TRUST_HINT =
+  'a node’s event stream serves only peers it trusts (`pilot handshake <node>`, then approval)';
+
+/**
+ * The broker closing the stream on us: a node's event stream resets streams from peers it does not trust, and
+ * the client sees that as a reset or, when it was writing at that moment, as its stream closed (ERR_CLOSED, else
+ * `internal`). Either is `connection_failed`, with the likely reason as the hint.
+ */
+function refused(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_CLOSED' && code !== 'ERR_CONNECTION_RESET') return err;
+  return new CliError('connection_failed', 'the node’s event stream closed the connection', {
+    cause: err,
+    hint: TRUST_HINT,
+  });
 }
 
 export const eventCommands = [
@@ -36,7 +54,9 @@ export const eventCommands = [
       const topic = input.args.topic as string;
       const signal = deadline(ctx.signal, input.flags.timeout as number | undefined);
       const addr = await ctx.resolveAddr(input.args.addr as string);
-      const client = await subscribe(await ctx.driver(), addr, topic, { signal });
+      const client = await subscribe(await ctx.driver(), addr, topic, { signal }).catch((err: unknown) => {
+        throw refused(err);
+      });
       ctx.onClose(() => client.close());
       ctx.out.note(`subscribed to "${topic}" on ${formatAddr(addr)}`);
       const events: EventRow[] = [];
@@ -46,11 +66,11 @@ export const eventCommands = [
           if (count !== undefined) events.push(r);
           if (ctx.out.json) {
             if (count === undefined) ctx.out.ndjson(r);
-          } else ctx.out.line(`[${r.topic}] ${r.data}`);
+          } else ctx.out.line(`[${safeText(r.topic)}] ${safeText(r.data)}`);
           if (count !== undefined && events.length >= count) break;
         }
       } catch (err) {
-        if (!signal.aborted) throw err;
+        if (!signal.aborted) throw refused(err);
         if (count !== undefined && !timedOut(signal)) throw ctx.signal.reason;
       }
       if (!signal.aborted && (count === undefined || events.length < count)) {
@@ -79,9 +99,13 @@ export const eventCommands = [
       if (data === undefined) throw new CliError('invalid_argument', '--data is required');
       const topic = input.args.topic as string;
       const addr = await ctx.resolveAddr(input.args.addr as string);
-      await publish(await ctx.driver(), addr, topic, data, {
-        signal: deadline(ctx.signal, input.flags.timeout as number),
-      });
+      try {
+        await publish(await ctx.driver(), addr, topic, data, {
+          signal: deadline(ctx.signal, input.flags.timeout as number),
+        });
+      } catch (err) {
+        throw refused(err);
+      }
       return { target: formatAddr(addr), topic, bytes: Buffer.byteLength(data) };
     },
     text: (d, out) => out.line(`published ${d.bytes} bytes to "${d.topic}" on ${d.target}`),

@@ -35,6 +35,20 @@ function withoutType(r: Json): Json {
   return rest;
 }
 
+/**
+ * A positional argument that must not be empty: the daemon takes "" as "clear", so `pilot set-hostname "$NAME"`
+ * with an unset variable would drop the hostname and report success.
+ */
+function required(value: unknown, what: string, clearCommand: string): string {
+  const text = String(value ?? '');
+  if (text.trim() === '') {
+    throw new CliError('invalid_argument', `the ${what} is empty`, {
+      hint: `\`pilot ${clearCommand}\` removes it`,
+    });
+  }
+  return text;
+}
+
 /** Registry address for `lookup`: --registry, PILOT_REGISTRY, the running daemon's, the config file's, the default. */
 async function registryAddress(ctx: CommandContext, given: string | undefined): Promise<string> {
   if (given) return given;
@@ -62,7 +76,10 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'set-hostname',
     'claim a hostname for this node at the registry',
-    async (ctx, a) => (await ctx.driver()).setHostname(a.hostname as string, { signal: ctx.requestSignal }),
+    async (ctx, a) => {
+      const hostname = required(a.hostname, 'hostname', 'clear-hostname');
+      return (await ctx.driver()).setHostname(hostname, { signal: ctx.requestSignal });
+    },
     {
       args: [arg('hostname', 'lowercase name (a-z, 0-9, -)')],
       returns: { node_id: 'node ID', hostname: 'hostname' },
@@ -125,10 +142,13 @@ export const registryOpsCommands: CommandSpec[] = [
   viaDaemon(
     'set-webhook',
     'POST every daemon event to this URL (hot-swapped)',
-    async (ctx, a) => ({
-      ...(await (await ctx.driver()).setWebhook(a.url as string, { signal: ctx.requestSignal })),
-      applied: true,
-    }),
+    async (ctx, a) => {
+      const url = required(a.url, 'webhook URL', 'clear-webhook');
+      return {
+        ...(await (await ctx.driver()).setWebhook(url, { signal: ctx.requestSignal })),
+        applied: true,
+      };
+    },
     { args: [arg('url', 'http(s) URL')], returns: { webhook: 'the URL', applied: 'true' } },
   ),
   viaDaemon(
