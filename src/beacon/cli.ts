@@ -23,7 +23,10 @@ export interface BeaconCliOptions {
   /** Where logs and help go; default process.stdout / process.stderr. */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
-  /** Builds the registry client for `--registry` (the composition root provides it). */
+  /**
+   * Builds the registry client for `--registry` (the composition root provides it). The command owns what it
+   * returns: when the command ends, a `close()` method on it (as `RegistryClient` has) is called.
+   */
   createRegistry?: (addr: string) => BeaconRegistry | Promise<BeaconRegistry>;
   /** Called once the beacon is bound. */
   onListening?: (beacon: Beacon) => void;
@@ -107,6 +110,19 @@ async function toOptions(raw: RawOpts, cli: BeaconCliOptions, logger: Logger): P
   return opts;
 }
 
+/** Close a registry client the command created (`close()` is optional in {@link BeaconRegistry}). */
+function closeRegistry(registry: BeaconRegistry | undefined, logger: Logger | undefined): void {
+  const close = (registry as { close?: unknown } | undefined)?.close;
+  if (typeof close !== 'function') return;
+  const onError = (err: unknown): void => logger?.warn({ err }, 'beacon: closing the registry client failed');
+  try {
+    const r = (close as () => unknown).call(registry);
+    if (r instanceof Promise) r.catch(onError);
+  } catch (err) {
+    onError(err);
+  }
+}
+
 function makeLogger(level: string, format: string, out: NodeJS.WritableStream): Logger {
   if (!LEVELS.has(level)) throw new BeaconConfigError(`--log-level: unknown level "${level}"`);
   if (format !== 'json' && format !== 'text')
@@ -138,7 +154,10 @@ export async function runBeaconCli(argv: readonly string[], cli: BeaconCliOption
     errOut.write(`pilot beacon: ${isPilotError(err) ? err.message : String(err)}\n`);
     return 2;
   }
-  if (cli.signal?.aborted) return 0;
+  if (cli.signal?.aborted) {
+    closeRegistry(options.registry, options.logger);
+    return 0;
+  }
 
   // Signal handlers go in before the beacon starts (and logs its address): a parent that signals as soon as it
   // reads the address must reach `stop`, not node's default action.
@@ -162,6 +181,7 @@ export async function runBeaconCli(argv: readonly string[], cli: BeaconCliOption
     beacon = await createBeacon(options);
   } catch (err) {
     stop();
+    closeRegistry(options.registry, options.logger);
     errOut.write(`pilot beacon: ${isPilotError(err) ? `${err.code}: ${err.message}` : String(err)}\n`);
     return isPilotError(err, 'ERR_BEACON_CONFIG') ? 2 : 1;
   }
@@ -170,5 +190,6 @@ export async function runBeaconCli(argv: readonly string[], cli: BeaconCliOption
   await stopped;
   options.logger?.info({ stats: beacon.stats() }, 'beacon stopping');
   await beacon.close();
+  closeRegistry(options.registry, options.logger);
   return 0;
 }

@@ -5,7 +5,7 @@
  * IPv4 and IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack socket reports for IPv4 peers) both encode
  * as 4 bytes, as the reference does (Go `To4()`). IPv6 text is formatted in RFC 5952 form.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import type { Endpoint } from '../coreapi/resolver.js';
 import { BeaconConfigError } from './errors.js';
 
@@ -80,6 +80,25 @@ export function bytesToIp(b: Uint8Array): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestLen < 2) return hex.join(':');
   return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
+}
+
+/**
+ * An IP literal in the text form a socket reports source addresses in (libuv's: lower case, RFC 5952 `::`
+ * compression, IPv4-mapped as `::ffff:a.b.c.d`), so that a configured address compares equal to `rinfo.address`:
+ * `0:0:0:0:0:0:0:1` → `::1`, `::FFFF:7f00:1` → `::ffff:127.0.0.1`. A zone (`%eth0`) is kept; IPv4 and anything
+ * that is not an IP literal are returned unchanged.
+ */
+export function canonicalIp(ip: string): string {
+  if (isIPv4(ip)) return ip;
+  const pct = ip.indexOf('%');
+  const bare = pct >= 0 ? ip.slice(0, pct) : ip;
+  if (!isIPv6(bare)) return ip;
+  try {
+    const text = new SocketAddress({ address: bare, family: 'ipv6' }).address;
+    return pct >= 0 ? text + ip.slice(pct) : text;
+  } catch {
+    return ip;
+  }
 }
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`; anything else unchanged. */

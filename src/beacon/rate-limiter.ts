@@ -37,7 +37,10 @@ export class ReplyRateLimiter {
       b = { tokens: this.#burst, last: now };
       this.#buckets.set(ip, b);
     } else {
-      b.tokens = Math.min(this.#burst, b.tokens + (now - b.last) * this.#perMs);
+      // A wall clock that stepped back gives no refill, but no debt either (a negative elapsed time would
+      // silence the IP for as long as the step).
+      const elapsed = now - b.last;
+      if (elapsed > 0) b.tokens = Math.min(this.#burst, b.tokens + elapsed * this.#perMs);
       b.last = now;
     }
     if (b.tokens < cost) return false;

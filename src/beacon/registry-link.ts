@@ -1,7 +1,9 @@
 /**
  * The beacon's link to the registry: `beacon_register` itself, then `beacon_list` to learn peer beacons,
  * once at start and every interval (reference: 30 s; the registry forgets a beacon after 60 s).
- * At most one round runs at a time. Failures are counted and logged, never thrown.
+ * At most one round runs at a time. Failures are counted and logged, never thrown. stop() does not wait for a
+ * call in flight (a registry that never answers must not hold up close()); a round that outlives stop() makes
+ * no further registry call and applies nothing.
  */
 import type { Logger } from '../coreapi/logger.js';
 import type { BeaconListEntry, BeaconRegistry } from './options.js';
@@ -52,20 +54,20 @@ export class RegistryLink {
     return this.#queued;
   }
 
-  /** No new rounds after this; resolves when the in-flight one (if any) ends. */
-  async stop(): Promise<void> {
+  /** No new rounds, no further registry calls and no list applied after this. Does not wait for a call in flight. */
+  stop(): void {
     this.#stopped = true;
-    await this.#queued;
-    await this.#busy;
   }
 
   async #round(): Promise<void> {
     try {
       await this.#registry.beaconRegister(this.#beaconId, this.#advertise());
     } catch (err) {
+      if (this.#stopped) return; // e.g. the client was closed with the beacon: not a registry failure
       this.errors++;
       this.#log.warn({ err }, 'beacon: beacon_register failed');
     }
+    if (this.#stopped) return;
     let list: readonly BeaconListEntry[];
     try {
       const res = await this.#registry.beaconList();
@@ -76,6 +78,7 @@ export class RegistryLink {
       this.#log.warn({ err }, 'beacon: beacon_list failed');
       return;
     }
+    if (this.#stopped) return;
     try {
       await this.#onList(list);
     } catch (err) {

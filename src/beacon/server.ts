@@ -33,9 +33,9 @@ import {
 import { BeaconCounters, type BeaconStats } from './counters.js';
 import { BeaconClosedError, BeaconConfigError } from './errors.js';
 import { HealthServer } from './health-server.js';
-import { formatHostPort, isWildcardHost, mapIPv4, parseHostPort, unmapIPv4 } from './ip.js';
+import { canonicalIp, formatHostPort, isWildcardHost, mapIPv4, parseHostPort, unmapIPv4 } from './ip.js';
 import { encodeDiscoverReply, encodePunchCommand, encodeSyncChunks } from './messages.js';
-import { NodeTable } from './node-table.js';
+import { ExEndpoints, NodeTable } from './node-table.js';
 import {
   resolveBeaconOptions,
   type BeaconListEntry,
@@ -98,12 +98,11 @@ export class Beacon {
   readonly #maxSendQueue: number;
   readonly #timers: NodeJS.Timeout[] = [];
   /**
-   * Endpoints (`port|address`) that sent a DiscoverEx, with their expiry (epoch ms). Reference §5: DiscoverEx
-   * opts *the endpoint* into RelayDeliverDest (a multi-node endpoint needs the destination ID), so every node
-   * at that endpoint gets 0x09, also one that only sent a plain Discover, until no DiscoverEx came from the
-   * endpoint for `nodeTtlMs`.
+   * Endpoints that sent a DiscoverEx. Reference §5: DiscoverEx opts *the endpoint* into RelayDeliverDest (a
+   * multi-node endpoint needs the destination ID), so every node at that endpoint gets 0x09, also one that only
+   * sent a plain Discover, until no DiscoverEx came from the endpoint for `nodeTtlMs`.
    */
-  readonly #exEndpoints = new Map<string, number>();
+  readonly #exEndpoints: ExEndpoints;
   #advertise = '';
   #shedding = false;
   #closed: Promise<void> | null = null;
@@ -118,6 +117,7 @@ export class Beacon {
         ? null
         : new ReplyRateLimiter(opts.replyRate.perSecond, opts.replyRate.burst, MAX_RATE_BUCKETS);
     this.#table = new NodeTable(opts.nodeTtlMs, opts.maxNodes);
+    this.#exEndpoints = new ExEndpoints(opts.nodeTtlMs, opts.maxNodes);
     this.#peers = new PeerBeacons(opts.ownerTtlMs, opts.maxNodes);
   }
 
@@ -270,6 +270,9 @@ export class Beacon {
     this.#state = BeaconState.Closing;
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
+    // Synchronous: a registry call in flight is not waited for (a registry that never answers must not hold up
+    // close()), and the link makes no further call.
+    this.#registry?.stop();
     const sock = this.#sock as Socket | undefined;
     if (sock !== undefined) {
       sock.off('message', this.#onMessage);
@@ -282,7 +285,6 @@ export class Beacon {
       });
     }
     if (this.#health !== null) await this.#health.close();
-    await this.#registry?.stop();
     this.#table.clear();
     this.#exEndpoints.clear();
     this.#peers.clear();
@@ -293,8 +295,12 @@ export class Beacon {
 
   // ---- address helpers ----
 
-  /** An IP literal in the form this socket sends to and reports, or null if unreachable from this socket. */
-  #socketForm(ip: string): string | null {
+  /**
+   * An IP literal in the form this socket sends to and reports (canonical text, see {@link canonicalIp}, so
+   * that peers compare equal to `rinfo.address`), or null if unreachable from this socket.
+   */
+  #socketForm(literal: string): string | null {
+    const ip = canonicalIp(literal);
     if (this.#family === 'udp4') {
       const v4 = unmapIPv4(ip);
       return isIPv4(v4) ? v4 : null;
@@ -310,7 +316,7 @@ export class Beacon {
       throw new BeaconConfigError(`${what}: needs a host and a port 1..65535`);
     }
     const label = typeof peer === 'string' ? peer : formatHostPort(ep.host, ep.port);
-    let ip = ep.host;
+    let ip = canonicalIp(ep.host);
     if (isWildcardHost(ip)) throw new BeaconConfigError(`${what} "${label}": a peer needs a concrete host`);
     if (!isIPv4(ip) && !isIPv6(ip)) {
       try {
@@ -346,7 +352,7 @@ export class Beacon {
   readonly #sweep = (): void => {
     const now = Date.now();
     this.#table.sweep(now);
-    for (const [k, exp] of this.#exEndpoints) if (exp < now) this.#exEndpoints.delete(k);
+    this.#exEndpoints.sweep(now);
     this.#peers.sweep(now);
     this.#limiter?.sweep(now);
     if (this.#shedding && this.#sock.getSendQueueCount() < this.#maxSendQueue / 2) this.#shedding = false;
@@ -471,37 +477,16 @@ export class Beacon {
       // No reply, but a known node at its own endpoint stays alive: otherwise a neighbour behind the same IP
       // (or a spoofer) who drains the IP's reply budget makes the node's entry expire (a lock-out).
       if (nodeId !== 0) this.#table.refresh(nodeId, rinfo.address, rinfo.port, ex, now);
-      if (ex) this.#markExEndpoint(rinfo, now, false);
+      if (ex) this.#exEndpoints.mark(rinfo.address, rinfo.port, now, false);
       this.#c.drops.rate_limited++;
       return;
     }
     if (nodeId !== 0 && !this.#table.observe(nodeId, rinfo.address, rinfo.port, ex, now)) {
       this.#c.drops.table_full++;
     }
-    if (ex) this.#markExEndpoint(rinfo, now, true);
+    if (ex) this.#exEndpoints.mark(rinfo.address, rinfo.port, now, true);
     const reply = encodeDiscoverReply({ host: rinfo.address, port: rinfo.port });
     if (this.#send(reply, 0, reply.length, rinfo.port, rinfo.address)) this.#c.tx.discover_reply++;
-  }
-
-  /** Record (or, with `create` false, only refresh) a DiscoverEx endpoint. Bounded by `maxNodes`. */
-  #markExEndpoint(rinfo: RemoteInfo, now: number, create: boolean): void {
-    const key = `${rinfo.port}|${rinfo.address}`;
-    const exp = this.#exEndpoints.get(key);
-    if (exp === undefined || exp < now) {
-      if (!create) return;
-      if (exp === undefined && this.#exEndpoints.size >= this.#opts.maxNodes) {
-        for (const [k, e] of this.#exEndpoints) if (e < now) this.#exEndpoints.delete(k);
-        if (this.#exEndpoints.size >= this.#opts.maxNodes) return;
-      }
-    }
-    this.#exEndpoints.set(key, now + this.#table.ttlMs);
-  }
-
-  /** True when `address:port` opted into RelayDeliverDest with a DiscoverEx that has not expired. */
-  #isExEndpoint(address: string, port: number, now: number): boolean {
-    if (this.#exEndpoints.size === 0) return false;
-    const exp = this.#exEndpoints.get(`${port}|${address}`);
-    return exp !== undefined && exp >= now;
   }
 
   #onPunchRequest(msg: Buffer, rinfo: RemoteInfo): void {
@@ -564,7 +549,7 @@ export class Beacon {
     const d = this.#table.get(dest, now);
     if (d !== undefined) {
       if (this.#queueFull()) return;
-      if (d.ex || this.#isExEndpoint(d.address, d.port, now)) {
+      if (d.ex || this.#exEndpoints.has(d.address, d.port, now)) {
         // RelayDeliverDest: same layout as Relay with another type byte.
         msg[0] = BeaconMsgType.RelayDeliverDest;
         if (this.#send(msg, 0, len, d.port, d.address)) this.#c.tx.relay_deliver_dest++;
