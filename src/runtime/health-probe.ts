@@ -7,8 +7,9 @@ import { toError } from './panic-guard.js';
 const LEVELS = new Set(['ok', 'degraded', 'failed']);
 
 export async function probeHealth(service: Service, timeoutMs: number): Promise<HealthStatus> {
-  if (!service.health) return { status: 'ok' };
   try {
+    // Inside the try: a throwing `health` getter rejected the whole health report (and the supervisor's probe).
+    if (!service.health) return { status: 'ok' };
     const h = await runWithBudget(
       timeoutMs,
       undefined,

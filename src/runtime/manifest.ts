@@ -3,8 +3,9 @@
  * Schema, that `version` is semver and `coreApi` a semver range; the range check against this daemon's
  * CORE_API_VERSION is a separate step ({@link checkCoreApi}) so the loader can run the checks in order.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import semver from 'semver';
 import { Ajv } from 'ajv';
 import { PLUGIN_MANIFEST_FILE, type PluginManifest } from '../coreapi/plugin.js';
@@ -77,14 +78,40 @@ export function parseManifest(text: string, where: string): PluginManifest {
   return m;
 }
 
+/**
+ * Read at most `max` bytes of a regular file; a FIFO, a device or a directory is refused (without blocking on
+ * it: O_NONBLOCK), and so is a file larger than `max`, by its size, before anything is read. Reading first
+ * and checking after let a `plugin.json` FIFO hang the loader for ever and a huge one (or a link to
+ * /dev/zero) fill the daemon's memory before it was refused.
+ */
+async function readBounded(file: string, max: number): Promise<Buffer> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > max) throw new Error(`larger than ${max} bytes`);
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      // The file grew since the stat.
+      if (n > max) throw new Error(`larger than ${max} bytes`);
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
 /** Read `<dir>/plugin.json`. */
 export async function readManifest(dir: string): Promise<PluginManifest> {
   const file = join(dir, PLUGIN_MANIFEST_FILE);
   let text: string;
   try {
-    const buf = await readFile(file);
-    if (buf.length > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
-    text = buf.toString('utf8');
+    text = (await readBounded(file, MAX_MANIFEST_BYTES)).toString('utf8');
   } catch (err) {
     throw new PluginManifestError(`${file}: cannot read: ${toError(err).message}`, { details: { file } });
   }
@@ -105,7 +132,8 @@ export function checkCoreApi(m: PluginManifest, coreApiVersion: string): void {
 export function resolveInside(dir: string, path: string, plugin: string): string {
   const abs = resolve(dir, path);
   const rel = relative(resolve(dir), abs);
-  if (rel.startsWith('..') || isAbsolute(rel)) {
+  // `..` or `../x` leave the directory; a name that merely starts with `..` (`..main.mjs`) does not.
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
     throw new PluginManifestError(`plugin "${plugin}": path "${path}" leaves the plugin directory`, {
       details: { plugin, path },
     });

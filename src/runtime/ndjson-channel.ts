@@ -80,6 +80,8 @@ export interface NdjsonChannelStats {
   readonly inFlightRequests: number;
   /** Their line lengths, summed. */
   readonly inFlightBytes: number;
+  /** Our requests awaiting the peer's answer. */
+  readonly pendingRequests: number;
   /** Bytes written but not yet taken by the output (the peer's pipe). */
   readonly pendingOutputBytes: number;
   /** Input reading is suspended because the in-flight limits are reached. */
@@ -155,6 +157,7 @@ export class NdjsonChannel {
     return {
       inFlightRequests: this.#inFlight,
       inFlightBytes: this.#inFlightBytes,
+      pendingRequests: this.#pending.size,
       pendingOutputBytes: this.#output.writableLength,
       inputPaused: this.#paused,
       pauses: this.#pauses,
@@ -200,7 +203,14 @@ export class NdjsonChannel {
         },
       });
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#write({ id, method, params });
+      try {
+        this.#write({ id, method, params });
+      } catch (err) {
+        // Params JSON cannot carry (a BigInt, a cycle): nothing was sent, so nothing will answer. Left in the
+        // map (with its abort listener) the request stayed pending until the channel closed.
+        this.#pending.get(id)?.reject(toError(err));
+        this.#pending.delete(id);
+      }
     });
   }
 
@@ -351,7 +361,8 @@ export class NdjsonChannel {
         return;
       }
       this.#pending.delete(m.id);
-      if (m.error !== undefined) p.reject(errorFromWire(m.error));
+      // `"error": null` next to a result (JSON-RPC encoders write it) is a success, not a "remote error".
+      if (m.error !== undefined && m.error !== null) p.reject(errorFromWire(m.error));
       else p.resolve(m.result ?? null);
       return;
     }

@@ -40,15 +40,43 @@ export interface PanicGuardOptions {
   onUnhealthy?: (plugin: string, record: PanicRecord) => void;
 }
 
-/** Turn anything thrown into an Error (non-Errors become PluginPanicError). */
-export function toError(thrown: unknown): Error {
-  if (thrown instanceof Error) return thrown;
-  let text: string;
+/** `String(v)`, or a placeholder when even that throws. */
+function describe(thrown: unknown): string {
   try {
-    text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown);
+    if (typeof thrown === 'string') return thrown;
+    const json = JSON.stringify(thrown);
+    if (typeof json === 'string') return json;
   } catch {
-    text = String(thrown);
+    // fall through
   }
+  try {
+    return String(thrown);
+  } catch {
+    return `[unprintable ${typeof thrown}]`;
+  }
+}
+
+/**
+ * Turn anything thrown into an Error (non-Errors become PluginPanicError). Total: a value whose checks or
+ * conversions throw (a Proxy with throwing traps, an object whose toJSON and toString throw) used to make this
+ * throw, so the guard threw and a plugin's start or task became an unhandled rejection of the daemon.
+ */
+export function toError(thrown: unknown): Error {
+  let isError = false;
+  try {
+    isError = thrown instanceof Error;
+  } catch {
+    // a Proxy whose getPrototypeOf trap throws: not an Error we can use
+  }
+  if (isError) {
+    try {
+      // An Error behind a Proxy whose traps throw would throw later, wherever it is logged or reported.
+      if (typeof (thrown as Error).message === 'string') return thrown as Error;
+    } catch {
+      // wrapped below
+    }
+  }
+  const text = describe(thrown);
   return new PluginPanicError(`non-error thrown: ${text}`, { details: { value: text } });
 }
 

@@ -229,7 +229,10 @@ export class PluginScope {
       subscribe: (pattern: string, options?: SubscribeOptions): Subscription => {
         this.#checkOpen();
         const sub = inner.subscribe(pattern, options);
-        const untrack = (): boolean => this.#subs.delete(wrapped);
+        const signal = options?.signal;
+        // A subscription the plugin ends through its signal leaves the scope too: tracked until the instance
+        // closed, a plugin subscribing per request (with that request's signal) grew the set without bound.
+        const onAbort = (): void => wrapped.unsubscribe();
         const wrapped: Subscription = {
           pattern: sub.pattern,
           get dropped() {
@@ -237,12 +240,18 @@ export class PluginScope {
           },
           next: (o) => sub.next(o),
           unsubscribe: () => {
-            untrack();
+            signal?.removeEventListener('abort', onAbort);
+            this.#subs.delete(wrapped);
             sub.unsubscribe();
           },
           [Symbol.asyncIterator]: (): AsyncIterator<PilotEvent> =>
             releasingIterator(sub[Symbol.asyncIterator](), () => wrapped.unsubscribe()),
         };
+        if (signal?.aborted) {
+          sub.unsubscribe();
+          return wrapped;
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
         this.#subs.add(wrapped);
         return wrapped;
       },

@@ -75,6 +75,11 @@ export class ProcessBridge {
     this.#deps = deps;
   }
 
+  /** Streams the child has paused (live streams only). */
+  get pausedStreams(): number {
+    return this.#childPaused.size;
+  }
+
   /** Release every handle (the plugin scope closes the underlying objects too). */
   close(): void {
     for (const s of this.#subs.values()) s.unsubscribe();
@@ -96,9 +101,16 @@ export class ProcessBridge {
         d.logger[level as 'info'](fields, typeof p.msg === 'string' ? p.msg : '');
         return;
       }
-      case 'events.publish':
-        d.events.publish(str(p, 'topic'), (p.payload ?? {}) as Record<string, unknown>);
+      case 'events.publish': {
+        const topic = str(p, 'topic');
+        const payload = p.payload ?? {};
+        // The contract's payload is an object: a number, string or array published for in-process subscribers
+        // (which read fields of it) is refused here, like any other malformed notification.
+        if (typeof payload !== 'object' || Array.isArray(payload))
+          throw new InvalidArgumentError('params.payload must be an object');
+        d.events.publish(topic, payload as Record<string, unknown>);
         return;
+      }
       case 'panic': {
         const err = new PluginProtocolError(typeof p.message === 'string' ? p.message : 'panic in child');
         err.name = 'ChildPanic';
@@ -113,8 +125,12 @@ export class ProcessBridge {
         return;
       case 'stream.pause': {
         const id = int(p, 'stream');
+        const stream = this.#streams.get(id);
+        // Only live streams: ids of unknown (or closed) streams were remembered for ever, so a child sending
+        // pause notifications grew the daemon's memory without bound (notifications have no in-flight limit).
+        if (!stream) return;
         this.#childPaused.add(id);
-        this.#streams.get(id)?.pause();
+        stream.pause();
         return;
       }
       case 'stream.resume': {

@@ -8,7 +8,8 @@
  * - running: a child that exits on its own is a failed service (`deps.tasks.fail`), which the supervisor
  *   restarts with a fresh child. It never takes the daemon down.
  * - stop: send `stop`, close stdin, wait for the exit; SIGTERM after `exitGraceMs`, SIGKILL when the stop
- *   budget runs out. `stop` resolves only once the child is gone.
+ *   budget runs out. `stop` resolves only once the child is gone. POSIX: the child leads its own process
+ *   group; signals go to the group, and whatever is left in it when the child exits is SIGKILLed.
  * - health: a `health` request, bounded by `healthTimeoutMs`.
  * - flooding: the host answers at most `maxInFlightRequests` of the child's requests at once and otherwise stops
  *   reading its stdout (backpressure); a child that leaves more than `maxPendingOutputBytes` unread on its
@@ -48,6 +49,26 @@ export interface ProcessServiceOptions {
 }
 
 const SCRIPT_RE = /\.(m|c)?js$/;
+
+/**
+ * POSIX: every child leads a process group of its own, and signals go to the whole group. Otherwise a plugin
+ * run through a wrapper (`sh -c ...`, `npm start`) lost only the wrapper to SIGTERM/SIGKILL while the real
+ * worker ran on, orphaned, after stop; and helpers a plugin started outlived it.
+ */
+const GROUPS = process.platform !== 'win32';
+
+/** Signal the child's process group (the child alone where there are no groups, or the group is gone). */
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (GROUPS && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, sig);
+      return;
+    } catch {
+      // ESRCH: no such group (left already); fall back to the child itself.
+    }
+  }
+  if (!exited(child)) child.kill(sig);
+}
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
@@ -104,6 +125,12 @@ export class ProcessService implements Service {
     return this.#channel?.stats ?? null;
   }
 
+  /** Counters of the bridge to the current child (null before the first start). */
+  get bridgeStats(): { droppedDatagrams: number; droppedEvents: number; pausedStreams: number } | null {
+    const b = this.#bridge;
+    return b ? { ...b.stats, pausedStreams: b.pausedStreams } : null;
+  }
+
   /** The child's pid while it runs. */
   get pid(): number | undefined {
     return this.#child && !exited(this.#child) ? this.#child.pid : undefined;
@@ -125,6 +152,7 @@ export class ProcessService implements Service {
         PILOT_CORE_API: CORE_API_VERSION,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: GROUPS,
     });
     this.#child = child;
     const log = deps.logger;
@@ -150,7 +178,7 @@ export class ProcessService implements Service {
       onClose: (err) => {
         if (err instanceof PluginProtocolError || err instanceof PluginOverloadedError) {
           deps.tasks.fail(err);
-          child.kill('SIGKILL');
+          signalGroup(child, 'SIGKILL');
           return;
         }
         // stdout ended (or failed) while the child runs on: it can no longer answer or send anything. A
@@ -162,7 +190,7 @@ export class ProcessService implements Service {
           deps.tasks.fail(
             new PluginProcessError(`plugin "${this.name}" closed its stdout`, { cause: err ?? undefined }),
           );
-          child.kill('SIGKILL');
+          signalGroup(child, 'SIGKILL');
         });
       },
     });
@@ -171,6 +199,14 @@ export class ProcessService implements Service {
     this.#bridge = bridge;
     const exit = new Promise<never>((_resolve, reject) => {
       child.once('exit', (code, sig) => {
+        // The plugin's process is gone (stopped, crashed or killed): what it started goes with it.
+        if (GROUPS && child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            // ESRCH: nothing left in its group.
+          }
+        }
         channel.close(null);
         bridge.close();
         const err = new PluginProcessError(
@@ -205,7 +241,7 @@ export class ProcessService implements Service {
       child.stdin?.end();
       if (!exited(child) && !signal.aborted) await waitExit(child, 1000);
       if (!exited(child)) {
-        child.kill('SIGKILL');
+        signalGroup(child, 'SIGKILL');
         await waitExit(child, 500);
       }
       if (err instanceof PluginProcessError) throw err;
@@ -235,9 +271,13 @@ export class ProcessService implements Service {
       if (!(err instanceof AbortError)) stopError = err;
     }
     child.stdin?.end();
-    if (!(await waitExit(child, grace, signal))) {
-      child.kill(signal.aborted ? 'SIGKILL' : 'SIGTERM');
-      if (!(await waitExit(child, 500, signal))) child.kill('SIGKILL');
+    if (await waitExit(child, grace, signal)) {
+      // The channel closed because the child exited (on `stop`, without answering, or on stdin EOF): it stopped
+      // when asked, which is what stop is for; reporting ERR_CLOSED made stopAll fail with ERR_SERVICE_STOP.
+      if (stopError instanceof ClosedError) stopError = null;
+    } else {
+      signalGroup(child, signal.aborted ? 'SIGKILL' : 'SIGTERM');
+      if (!(await waitExit(child, 500, signal))) signalGroup(child, 'SIGKILL');
       await waitExit(child, 5000);
     }
     this.#bridge?.close();

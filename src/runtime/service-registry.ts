@@ -8,7 +8,9 @@
  *   service's failure stops the already started ones in reverse order and rejects ERR_SERVICE_START naming the
  *   failed service; an optional service's failure marks it `failed` and the rest continue.
  * - `stopAll` stops every running service in reverse of the actual start order, each within the stop budget
- *   (default 5000 ms); all get `stop`, errors and overruns are aggregated into ERR_SERVICE_STOP.
+ *   (default 5000 ms); all get `stop`, errors and overruns are aggregated into ERR_SERVICE_STOP. It first aborts
+ *   a start in progress (startAll, a supervisor restart) and waits for it to settle, and it waits for the
+ *   release of services that failed meanwhile. A concurrent second call shares the first one.
  * - After a failed start (or a runtime failure) the registry still calls `stop` once, best effort, so a
  *   service can release what it set up outside `deps`; `stop` must therefore tolerate a partial start.
  *
@@ -17,6 +19,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  ClosedError,
   PilotError,
   InvalidArgumentError,
   RegistryStartedError,
@@ -122,6 +125,10 @@ export class ServiceRegistry extends EventEmitter {
   #ready = false;
   #stopping = false;
   readonly #inflight = new Set<Promise<unknown>>();
+  /** Aborted by stopAll: a start still running (startAll, a supervisor restart) gives up at once. */
+  readonly #stopAbort = new AbortController();
+  /** The stopAll in progress: a concurrent call shares it instead of racing it. */
+  #stopRun: Promise<void> | null = null;
   readonly #lifetimePanics = new Map<string, number>();
 
   constructor(options: ServiceRegistryOptions = {}) {
@@ -208,6 +215,22 @@ export class ServiceRegistry extends EventEmitter {
   async startAll(host: HostDeps, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#started) throw new RegistryStartedError();
     this.#started = true;
+    // stopAll during startAll aborts the start in progress and waits for startAll to settle (its rollback).
+    const p = this.#startAll(host, this.#withStop(options.signal));
+    this.#inflight.add(p);
+    try {
+      await p;
+    } finally {
+      this.#inflight.delete(p);
+    }
+  }
+
+  /** `signal` combined with the registry's stop signal. */
+  #withStop(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.#stopAbort.signal]) : this.#stopAbort.signal;
+  }
+
+  async #startAll(host: HostDeps, signal: AbortSignal): Promise<void> {
     this.#host = host;
     this.#guard = new PanicGuard({
       events: host.events,
@@ -225,7 +248,7 @@ export class ServiceRegistry extends EventEmitter {
       if (e.state === ServiceState.Failed) continue;
       try {
         this.#checkReady(e);
-        await this.#startEntry(e, options.signal);
+        await this.#startEntry(e, signal);
       } catch (err) {
         const error = toError(err);
         if (e.optional) {
@@ -247,7 +270,23 @@ export class ServiceRegistry extends EventEmitter {
 
   /** Stop every running service in reverse of the actual start order. Rejects ERR_SERVICE_STOP on errors. */
   async stopAll(): Promise<void> {
+    // A second call while one runs shares it: it raced the first one (stopping lower-order services while
+    // higher ones still stopped) and resolved before the services the first call was stopping were stopped.
+    if (this.#stopRun) return this.#stopRun;
+    const run = this.#stopAll();
+    this.#stopRun = run;
+    try {
+      await run;
+    } finally {
+      this.#stopRun = null;
+    }
+  }
+
+  async #stopAll(): Promise<void> {
     this.#stopping = true;
+    // A start in progress (a supervisor restart, or startAll) would otherwise hold stopAll for up to its start
+    // budget (10 s, twice with the factory) before the first service even got its stop.
+    if (!this.#stopAbort.signal.aborted) this.#stopAbort.abort(new ClosedError('service registry stopping'));
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await Promise.all([...this.#entries.values()].map((e) => e.cleanup));
     const errors: { service: string; error: Error }[] = [];
@@ -257,7 +296,17 @@ export class ServiceRegistry extends EventEmitter {
       if (r.error) errors.push({ service: e.d.name, error: r.error });
       if (r.overran) overran.push(e.d.name);
     }
+    // A service that failed at runtime while the others were stopping (stopping its provider broke it) is
+    // released in the background, not by the loop above: stopAll resolved while its stop still ran.
+    for (let pending = this.#cleanups(); pending.length > 0; pending = this.#cleanups()) {
+      await Promise.all(pending);
+    }
     if (errors.length > 0) throw new ServiceStopError(errors, overran);
+  }
+
+  /** Releases of failed instances still running. */
+  #cleanups(): Promise<void>[] {
+    return [...this.#entries.values()].flatMap((e) => (e.cleanup ? [e.cleanup] : []));
   }
 
   /**
@@ -268,7 +317,7 @@ export class ServiceRegistry extends EventEmitter {
     const e = this.#entries.get(name);
     if (!e) throw new ServiceNotFoundError(name);
     if (!this.#ready || this.#stopping) throw new RegistryStartedError('registry is not running');
-    const p = this.#restart(e, options.signal);
+    const p = this.#restart(e, this.#withStop(options.signal));
     this.#inflight.add(p);
     try {
       await p;
@@ -277,7 +326,7 @@ export class ServiceRegistry extends EventEmitter {
     }
   }
 
-  async #restart(e: Entry, signal: AbortSignal | undefined): Promise<void> {
+  async #restart(e: Entry, signal: AbortSignal): Promise<void> {
     if (e.state === ServiceState.Running) await this.#stopEntry(e);
     if (e.cleanup) await e.cleanup;
     if (this.#stopping) throw new RegistryStartedError('registry is stopping');
