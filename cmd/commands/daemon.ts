@@ -54,7 +54,14 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
     placeholder: 'hex',
   }),
   flag('webhook', 'string', 'POST every event to this URL', { placeholder: 'url' }),
-  flag('keepalive', 'string', 'keepalive / heartbeat interval (default 30s)', { placeholder: 'dur' }),
+  flag(
+    'keepalive',
+    'string',
+    'keepalive / heartbeat interval (default 30s; registry heartbeats at most 60s apart)',
+    {
+      placeholder: 'dur',
+    },
+  ),
   flag('idle-timeout', 'string', 'idle connection timeout (default 120s)', { placeholder: 'dur' }),
   flag('time-wait', 'string', 'TIME_WAIT duration (default 10s)', { placeholder: 'dur' }),
   flag('syn-rate-limit', 'string', 'SYNs per second (default 100)', { placeholder: 'n' }),

@@ -290,6 +290,9 @@ export function applyConfig(
   const entries = Object.entries(source).sort(
     ([a], [b]) => Number(isDisableKey(a)) - Number(isDisableKey(b)),
   );
+  // One setting under two spellings (`log-level` and `log_level`, `encrypt` and `no-encrypt`) in one source:
+  // the same value is harmless, different ones would leave the key order to decide.
+  const seen = new Map<string, { rawKey: string; value: unknown }>();
   for (const [rawKey, value] of entries) {
     if (value === undefined) continue;
     let key = canonicalKey(rawKey);
@@ -315,7 +318,17 @@ export function applyConfig(
         details: { key: rawKey, origin },
       });
     }
-    out[key] = coerce(rawKey, spec, v, fromText);
+    const coerced = coerce(rawKey, spec, v, fromText);
+    const before = seen.get(key);
+    if (before !== undefined && JSON.stringify(before.value) !== JSON.stringify(coerced)) {
+      throw new ConfigError(
+        'ERR_CONFIG_INVALID',
+        `${origin}: "${before.rawKey}" and "${rawKey}" set the same key "${key}" to different values`,
+        { details: { key, keys: [before.rawKey, rawKey], origin } },
+      );
+    }
+    seen.set(key, { rawKey, value: coerced });
+    out[key] = coerced;
   }
   return out as unknown as NodeConfig;
 }
@@ -409,10 +422,27 @@ export function validateNodeConfig(cfg: NodeConfig): void {
   if (!(cfg.keepalive >= 10 && cfg.keepalive <= KEEPALIVE_MAX_MS)) {
     throw invalid('keepalive', `${cfg.keepalive}ms`, 'a duration from 10ms to 24h');
   }
+  // Connections idle longer than this are reset: 0 would reset every one, busy or not, at the next sweep.
+  if (!(cfg.idleTimeout > 0)) {
+    throw invalid('idleTimeout', `${cfg.idleTimeout}ms`, 'a duration above 0');
+  }
   if (Buffer.byteLength(cfg.socket) > MAX_SOCKET_PATH) {
     throw invalid('socket', cfg.socket, `a path of at most ${MAX_SOCKET_PATH} bytes (a Unix socket limit)`);
   }
+  // The webhook service accepts only http(s) URLs; found only when it starts, the daemon would run without it.
+  if (cfg.webhook !== null && !isHttpUrl(cfg.webhook)) {
+    throw invalid('webhook', cfg.webhook, 'an http:// or https:// URL');
+  }
   if (cfg.hostname !== null && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(cfg.hostname)) {
     throw invalid('hostname', cfg.hostname, 'a lowercase hostname (a-z, 0-9, -; at most 63 characters)');
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
   }
 }

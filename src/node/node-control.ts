@@ -112,7 +112,13 @@ export function createNodeControl(node: PilotNode): DaemonControl {
       (node.config as { public: boolean }).public = p;
       return { ...r };
     },
-    deregister: async () => ({ ...(await reg.deregister()) }),
+    deregister: async () => {
+      const r = await reg.deregister();
+      // As when the node stops (§11): subscribers learn that the node left the registry (the heartbeat
+      // re-registers it later, with node.reregistered).
+      node.events.publish('node.deregistered', { node_id: node.nodeId });
+      return { ...r };
+    },
     setTags: async (tags) => {
       const r = await reg.setTags(tags);
       node.registration.tags = [...tags];

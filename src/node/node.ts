@@ -45,6 +45,11 @@ import type { NodeOptions, PilotNode, RegistrationState } from './pilot-node.js'
 
 /** Longest keep-alive Discover interval: half the beacon's 60 s node TTL (src/beacon/constants.ts). */
 const MAX_DISCOVER_INTERVAL_MS = 30_000;
+/**
+ * Longest registry heartbeat interval: the registry reaps a node after 3 min without one (reference §7.4), and
+ * the node re-registers after 3 failed heartbeats, so 3 intervals must fit in that time.
+ */
+const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 
 export type { NodeOptions, PilotNode, RegistrationState, StopOptions } from './pilot-node.js';
 import { createLogger } from './logger.js';
@@ -558,11 +563,13 @@ function startHeartbeat(o: {
   let failures = 0;
   let busy = false;
   let stopped = false;
+  // A longer keepalive (up to 24 h) must not let the registry reap the node between two heartbeats.
+  const intervalMs = Math.min(o.config.keepalive, MAX_HEARTBEAT_INTERVAL_MS);
   const timer = setInterval(async () => {
     if (busy || stopped) return;
     busy = true;
     try {
-      await o.registry.heartbeat({ timeoutMs: Math.max(1000, o.config.keepalive / 2) });
+      await o.registry.heartbeat({ timeoutMs: Math.max(1000, intervalMs / 2) });
       failures = 0;
     } catch (err) {
       failures++;
@@ -590,7 +597,7 @@ function startHeartbeat(o: {
     } finally {
       busy = false;
     }
-  }, o.config.keepalive);
+  }, intervalMs);
   timer.unref();
   return {
     stop: () => {
