@@ -27,6 +27,8 @@ export const DROP_REASONS = [
   'beacon',
   'relay_not_from_beacon',
   'kx_unverified_move',
+  /** A datagram from UDP source port 0: spoofed (no socket sends from it) and unanswerable. */
+  'bad_source',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

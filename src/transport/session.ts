@@ -41,6 +41,16 @@ export function deriveTunnelKey(suite: TunnelCryptoSuite, shared: Uint8Array): B
   return Buffer.from(hkdfSync('sha256', shared, EMPTY, HKDF_INFO, 32));
 }
 
+/**
+ * What a session remembers of the frames it accepted: a replay window per sender epoch (nonce prefix) and the
+ * prefixes of evicted epochs. A later session with the same key (the same peer X25519 key while our tunnel
+ * lives) takes it over (`adoptReplayState`), so frames accepted before cannot be replayed into it.
+ */
+export interface ReplayState {
+  readonly windows: Map<number, ReplayWindow>;
+  readonly retired: Set<number>;
+}
+
 export enum OpenResult {
   Ok = 0,
   BadTag = 1,
@@ -59,8 +69,7 @@ export class Session {
   /** AAD for frames we send (our node ID) and for frames we receive (the peer's node ID). */
   #localAad: Buffer;
   #remoteAad: Buffer;
-  #windows = new Map<number, ReplayWindow>();
-  #retired = new Set<number>();
+  #replay: ReplayState = { windows: new Map<number, ReplayWindow>(), retired: new Set<number>() };
   #windowSize: number;
   /** Set by open() for the caller: the decrypted plaintext. */
   plaintext: Buffer = EMPTY;
@@ -113,6 +122,19 @@ export class Session {
   /** Which AES-GCM implementation this session uses. */
   get backend(): 'native' | 'node:crypto' {
     return this.#native === null ? 'node:crypto' : 'native';
+  }
+
+  /** The replay state (see {@link ReplayState}). */
+  get replayState(): ReplayState {
+    return this.#replay;
+  }
+
+  /**
+   * Continue from the replay state of an earlier session with the same key (same peer X25519 key and suite),
+   * instead of empty windows that would accept every frame sealed under that key once more.
+   */
+  adoptReplayState(state: ReplayState): void {
+    this.#replay = state;
   }
 
   /** Frames sealed so far. */
@@ -214,9 +236,9 @@ export class Session {
         return OpenResult.BadTag;
       }
     }
-    let w = this.#windows.get(prefix);
+    let w = this.#replay.windows.get(prefix);
     if (w === undefined) {
-      if (this.#retired.has(prefix)) return OpenResult.TooOld;
+      if (this.#replay.retired.has(prefix)) return OpenResult.TooOld;
       w = this.#newEpoch(prefix);
     }
     const v = w.accept(counter);
@@ -248,14 +270,15 @@ export class Session {
   }
 
   #newEpoch(prefix: number): ReplayWindow {
-    if (this.#windows.size >= MAX_EPOCHS) {
-      const oldest = this.#windows.keys().next().value as number;
-      this.#windows.delete(oldest);
-      if (this.#retired.size >= MAX_RETIRED) this.#retired.clear();
-      this.#retired.add(oldest);
+    const { windows, retired } = this.#replay;
+    if (windows.size >= MAX_EPOCHS) {
+      const oldest = windows.keys().next().value as number;
+      windows.delete(oldest);
+      if (retired.size >= MAX_RETIRED) retired.clear();
+      retired.add(oldest);
     }
     const w = new ReplayWindow(this.#windowSize);
-    this.#windows.set(prefix, w);
+    windows.set(prefix, w);
     return w;
   }
 }

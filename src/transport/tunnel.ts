@@ -42,7 +42,7 @@ import {
   PACKET_HEADER_SIZE,
 } from './packet.js';
 import { Peer, PeerState, type PeerInfoSnapshot } from './peer.js';
-import { OpenResult, Session, type TunnelCryptoSuite } from './session.js';
+import { OpenResult, Session, type ReplayState, type TunnelCryptoSuite } from './session.js';
 
 export interface TunnelQueueLimits {
   perPeerPackets: number;
@@ -95,7 +95,7 @@ export interface TunnelOptions {
   keys?: ExpectedKeySource;
   /** Endpoint lookups for peers not added explicitly. */
   endpoints?: EndpointSource;
-  /** Replay window entries (power of two >= 1024). Default 2048. */
+  /** Replay window entries (a power of two from 1024 to 2^20; else ERR_TRANSPORT_CONFIG). Default 2048. */
   replayWindow?: number;
   queue?: Partial<TunnelQueueLimits>;
   /** Maximum rows in the peer table. Default 65536. */
@@ -148,6 +148,15 @@ const KEY_REFETCH_MS = 10_000;
 /** Nodes remembered for KEY_REFETCH_MS (beyond, mismatches are simply refused until entries age out). */
 const MAX_KEY_REFETCH_ENTRIES = 4096;
 const MAX_KX_REQUEST_TRACKED = 4096;
+/**
+ * Replay states of discarded sessions remembered (see #retire), the most recently discarded first kept: at
+ * most about 1 KiB each (a window per sender epoch that carried traffic). A key forgotten here is open to
+ * replays of its frames again if a session with it is ever made anew.
+ */
+const MAX_SPENT_SESSIONS = 1024;
+/** Bounds of the `replayWindow` option (the spec asks for at least 1,024 entries). */
+const MIN_REPLAY_WINDOW = 1024;
+const MAX_REPLAY_WINDOW = 1 << 20;
 /** Largest UDP payload (IPv4, and IPv6 to a v4-mapped address); the streams layer uses the same bound. */
 const MAX_UDP_PAYLOAD = 65_507;
 const BEACON_RELAY = 0x05;
@@ -211,6 +220,8 @@ export class UdpTunnel extends EventEmitter {
   /** Key lookups in flight per source address (see #lookupKey). */
   readonly #lookupsBySource = new Map<string, number>();
   #kxRequests = new Map<number, number>();
+  /** Replay states of sessions no longer in use, by the peer's X25519 key (see #retire). */
+  readonly #spent = new Map<string, ReplayState>();
   #kxReqWindowAt = 0;
   #kxReqInWindow = 0;
   #onPacket: PacketHandler | null = null;
@@ -258,6 +269,17 @@ export class UdpTunnel extends EventEmitter {
       throw new TransportError(
         'ERR_TRANSPORT_CONFIG',
         `unknown tunnel crypto suite "${String(opts.crypto)}"`,
+      );
+    }
+    const w = opts.replayWindow;
+    if (
+      w !== undefined &&
+      !(Number.isInteger(w) && w >= MIN_REPLAY_WINDOW && w <= MAX_REPLAY_WINDOW && (w & (w - 1)) === 0)
+    ) {
+      // Checked here: the window is made when the first frame arrives, inside the socket handler.
+      throw new TransportError(
+        'ERR_TRANSPORT_CONFIG',
+        `replayWindow must be a power of two from ${MIN_REPLAY_WINDOW} to ${MAX_REPLAY_WINDOW}, got ${String(w)}`,
       );
     }
     if (opts.socket) {
@@ -330,6 +352,8 @@ export class UdpTunnel extends EventEmitter {
     this.#nodeId = nodeId;
     this.#kxFrame = null;
     for (const p of this.#peers.values()) {
+      this.#retire(p.session);
+      this.#retire(p.previous);
       p.session = null;
       p.previous = null;
       this.#clearCandidate(p);
@@ -411,6 +435,8 @@ export class UdpTunnel extends EventEmitter {
     const p = this.#peers.get(nodeId);
     if (!p) return;
     this.#dropQueue(p, null);
+    this.#retire(p.session);
+    this.#retire(p.previous);
     this.#peers.delete(nodeId);
   }
 
@@ -549,6 +575,8 @@ export class UdpTunnel extends EventEmitter {
     if (!relayed) {
       c.rxPackets++;
       c.rxBytes += msg.length;
+      // No socket sends from port 0: the source is spoofed, and answering it (dgram.send to port 0) throws.
+      if (rinfo.port === 0) return this.#drop('bad_source', null);
     }
     if (msg.length === 0) return this.#drop('short', null);
     const b0 = msg[0];
@@ -890,6 +918,7 @@ export class UdpTunnel extends EventEmitter {
     this.#clearCandidate(peer);
     const rekeyed = peer.session !== null;
     const wasKeying = peer.state === PeerState.Keying && now - peer.kxSentAt < this.#kxRetryMs;
+    this.#retire(peer.previous);
     peer.previous = peer.session;
     peer.session = session;
     peer.installedAt = now;
@@ -925,7 +954,7 @@ export class UdpTunnel extends EventEmitter {
       this.#drop('kx_bad_key', peer);
       return null;
     }
-    return new Session({
+    const session = new Session({
       suite: this.suite,
       shared,
       localNodeId: this.#nodeId,
@@ -934,6 +963,38 @@ export class UdpTunnel extends EventEmitter {
       authenticated,
       replayWindow: this.#replayWindow,
     });
+    // Our X25519 key lives as long as the tunnel: the same peer key gives the same AES key as before, so the
+    // frames accepted under it then must stay refused now (a captured frame would otherwise open once more).
+    const state = this.#replayStateFor(peer, x);
+    if (state !== null) session.adoptReplayState(state);
+    return session;
+  }
+
+  /** The replay state of a session keyed with the peer's X25519 key `x`, still in use or retired, or null. */
+  #replayStateFor(peer: Peer, x: Buffer): ReplayState | null {
+    if (peer.session !== null && peer.session.remoteX25519.equals(x)) return peer.session.replayState;
+    if (peer.previous !== null && peer.previous.remoteX25519.equals(x)) return peer.previous.replayState;
+    if (peer.candidate !== null && peer.candidate.remoteX25519.equals(x)) return peer.candidate.replayState;
+    if (this.#spent.size === 0) return null;
+    const id = x.toString('base64');
+    const state = this.#spent.get(id);
+    if (state === undefined) return null;
+    this.#spent.delete(id);
+    return state;
+  }
+
+  /**
+   * A session is no longer used (replaced, expired, its peer removed): remember what it accepted, in case a
+   * session with the same key is made again (see #newSession). Bounded; the oldest entries go first.
+   */
+  #retire(session: Session | null): void {
+    if (session === null || session.replayState.windows.size === 0) return;
+    const id = session.remoteX25519.toString('base64');
+    this.#spent.delete(id);
+    if (this.#spent.size >= MAX_SPENT_SESSIONS) {
+      this.#spent.delete(this.#spent.keys().next().value as string);
+    }
+    this.#spent.set(id, session.replayState);
   }
 
   /**
@@ -1008,6 +1069,7 @@ export class UdpTunnel extends EventEmitter {
 
   /** A frame sealed under the candidate authenticated: it becomes the session, the current one the previous. */
   #promoteCandidate(peer: Peer): void {
+    this.#retire(peer.previous);
     peer.previous = peer.session;
     peer.session = peer.candidate;
     peer.installedAt = Date.now();
@@ -1278,6 +1340,7 @@ export class UdpTunnel extends EventEmitter {
   #evictIdle(): boolean {
     for (const p of this.#peers.values()) {
       if (p.state === PeerState.Idle && p.session === null && p.queue.length === 0) {
+        this.#retire(p.previous);
         this.#peers.delete(p.nodeId);
         return true;
       }
@@ -1373,6 +1436,7 @@ export class UdpTunnel extends EventEmitter {
         }
       }
       if (peer.previous !== null && now - peer.installedAt > PREVIOUS_SESSION_GRACE_MS) {
+        this.#retire(peer.previous);
         peer.previous = null;
       }
     }
