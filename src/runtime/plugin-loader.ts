@@ -219,6 +219,16 @@ export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadResu
     unique.push(c);
     externals.set(c, p);
   }
+  // A `disable` entry that names no built-in and no plugin found here is most likely a typo ("ecoh"): the
+  // service it meant would run. Say so (the daemon still starts: a plugin may be installed later).
+  const known = new Set([
+    ...(options.builtins ?? []).map((b) => b.name),
+    ...parsed.map((p) => p.manifest.name),
+  ]);
+  const unknown = [...disabled].filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    logger.warn({ names: unknown }, 'disable names no built-in service or plugin found (a typo?)');
+  }
   // 4. dependencies (to a fixpoint)
   const host = new Set(options.hostCapabilities ?? []);
   const withProviders = (candidates: Candidate[]): Candidate[] => {
