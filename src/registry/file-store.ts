@@ -106,6 +106,7 @@ export class FileStore implements RegistryStore {
         `,"trust_pairs":${JSON.stringify(h.trust_pairs)}` +
         `,"pub_key_idx":${JSON.stringify(h.pub_key_idx)}` +
         `,"owner_idx":${JSON.stringify(h.owner_idx)}` +
+        `,"node_owners":${JSON.stringify(h.node_owners)}` +
         `,"handshake_inbox":${JSON.stringify(h.handshake_inbox)}` +
         `,"handshake_responses":${JSON.stringify(h.handshake_responses)}` +
         `,"network_invites":${JSON.stringify(h.network_invites)}}\n`;

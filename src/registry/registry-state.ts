@@ -44,6 +44,11 @@ export class RegistryState {
   #ownerIndex = new Map<string, number>();
   /** Reverse of #ownerIndex: the owner string indexed for a node ID. */
   #ownerOfId = new Map<number, string>();
+  /**
+   * Owners recorded on node records that went away (deregistered, reaped, replaced). A node whose owner string is
+   * also another live node's is not in #ownerIndex, so without this its claim would vanish with its record.
+   */
+  #deadOwners = new Map<number, string>();
   #hostnames = new Map<string, number>();
   #networks = new Map<number, NetworkRecord>();
   #networkNames = new Map<string, number>();
@@ -198,9 +203,22 @@ export class RegistryState {
     return this.#ownerIndex.get(owner);
   }
 
-  /** The owner string indexed for a node ID (alive, reaped or deregistered), if any. */
+  /** The owner recorded for a node ID (alive, reaped or deregistered; indexed or not), if any. */
   ownerOf(id: number): string | undefined {
-    return this.#ownerOfId.get(id);
+    return this.#ownerOfId.get(id) ?? this.#nodes.get(id)?.owner ?? this.#deadOwners.get(id);
+  }
+
+  /** Owners of node IDs whose record went away (see {@link ownerOf}). */
+  get deadOwners(): ReadonlyMap<number, string> {
+    return this.#deadOwners;
+  }
+
+  /** Remember the owner of a node ID whose record is gone (loading, replication). */
+  recordDeadOwner(id: number, owner: string): void {
+    if (this.#deadOwners.get(id) !== owner) {
+      this.#deadOwners.set(id, owner);
+      this.changes.markDirty();
+    }
   }
 
   /** Set or clear a hostname. The caller checked validity and uniqueness. */
@@ -217,6 +235,8 @@ export class RegistryState {
   /** Remove a node: its hostname and memberships go; key/owner indexes, trust and inboxes stay. */
   removeNode(rec: NodeRecord): void {
     this.#preserve(rec);
+    // The owner claim outlives the record (an owner once recorded for an ID is never replaced).
+    if (rec.owner !== undefined) this.#deadOwners.set(rec.id, rec.owner);
     if (rec.hostname !== undefined && this.#hostnames.get(rec.hostname) === rec.id) {
       this.#hostnames.delete(rec.hostname);
     }
@@ -317,6 +337,7 @@ export class RegistryState {
     this.#keyIndex = new Map();
     this.#ownerIndex = new Map();
     this.#ownerOfId = new Map();
+    this.#deadOwners = new Map();
     this.#hostnames = new Map();
     this.#networks = new Map();
     this.#networkNames = new Map();

@@ -65,6 +65,11 @@ export interface SnapshotHeader {
   pub_key_idx: Record<string, number>;
   /** Owners whose ID is not held by a live node with that owner. */
   owner_idx: Record<string, number>;
+  /**
+   * Owners of node IDs not held by a live node with that owner, when `owner_idx` does not already say so (ours:
+   * a node sharing its owner string with another node is not in `owner_idx`).
+   */
+  node_owners: Record<string, string>;
   handshake_inbox: Record<string, HandshakeRequestJson[]>;
   handshake_responses: Record<string, HandshakeResponseJson[]>;
   network_invites: Record<string, InviteJson[]>;

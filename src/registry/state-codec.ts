@@ -26,6 +26,8 @@ export interface ChangesJson {
   networks?: Record<string, NetworkJson | null>;
   pub_key_idx?: Record<string, number | null>;
   owner_idx?: Record<string, number | null>;
+  /** Owners of nodes in `nodes` that are gone (their claim outlives the record). */
+  node_owners?: Record<string, string>;
   /** Trust pair operations in order: `["+", "a:b"]` or `["-", "a:b"]`. */
   trust?: Array<['+' | '-', string]>;
   handshake_inbox?: Record<string, HandshakeRequestJson[]>;
@@ -47,8 +49,16 @@ function networkJson(net: NetworkRecord): NetworkJson {
   return j;
 }
 
+/**
+ * An empty object without a prototype, for objects keyed by request text (owner strings): on a plain `{}`,
+ * `o["__proto__"] = v` sets the prototype instead of adding an entry, and the entry would be lost.
+ */
+function dict<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 function mapToRecord<V, W>(map: ReadonlyMap<number, V>, conv: (v: V) => W): Record<string, W> {
-  const out: Record<string, W> = {};
+  const out = dict<W>();
   for (const [k, v] of map) out[String(k)] = conv(v);
   return out;
 }
@@ -56,10 +66,14 @@ function mapToRecord<V, W>(map: ReadonlyMap<number, V>, conv: (v: V) => W): Reco
 /** Everything but the node records, copied so later changes do not affect it. */
 export function snapshotHeader(state: RegistryState): SnapshotHeader {
   const nodes = state.nodes;
-  const pubKeyIdx: Record<string, number> = {};
+  const pubKeyIdx = dict<number>();
   for (const [key, id] of state.keyIndex) if (nodes.get(id)?.publicKey !== key) pubKeyIdx[key] = id;
-  const ownerIdx: Record<string, number> = {};
+  const ownerIdx = dict<number>();
   for (const [owner, id] of state.ownerIndex) if (nodes.get(id)?.owner !== owner) ownerIdx[owner] = id;
+  const nodeOwners = dict<string>();
+  for (const [id, owner] of state.deadOwners) {
+    if (nodes.get(id)?.owner !== owner && state.ownerIndex.get(owner) !== id) nodeOwners[String(id)] = owner;
+  }
   return {
     next_node: state.nextNode,
     next_net: state.nextNet,
@@ -67,6 +81,7 @@ export function snapshotHeader(state: RegistryState): SnapshotHeader {
     trust_pairs: [...state.trustPairs],
     pub_key_idx: pubKeyIdx,
     owner_idx: ownerIdx,
+    node_owners: nodeOwners,
     handshake_inbox: mapToRecord(state.inboxes, (l) => [...l]),
     handshake_responses: mapToRecord(state.responseInboxes, (l) => [...l]),
     network_invites: mapToRecord(state.inviteInboxes, (l) => [...l]),
@@ -75,7 +90,7 @@ export function snapshotHeader(state: RegistryState): SnapshotHeader {
 
 /** A complete snapshot built synchronously. */
 export function snapshotData(state: RegistryState): SnapshotData {
-  const nodes: Record<string, NodeJson> = {};
+  const nodes = dict<NodeJson>();
   for (const [id, rec] of state.nodes) nodes[String(id)] = rec.toJson();
   return { ...snapshotHeader(state), nodes };
 }
@@ -175,6 +190,7 @@ const SNAPSHOT_FIELDS = new Set<string>([
   'trust_pairs',
   'pub_key_idx',
   'owner_idx',
+  'node_owners',
   'handshake_inbox',
   'handshake_responses',
   'network_invites',
@@ -296,6 +312,13 @@ export function loadSnapshot(state: RegistryState, data: unknown, liveSince: num
   for (const rec of state.nodes.values()) {
     if (rec.owner !== undefined && !state.ownerIndex.has(rec.owner)) state.indexOwner(rec.owner, rec.id);
   }
+  if (isObject(data.node_owners)) {
+    for (const [k, owner] of Object.entries(data.node_owners)) {
+      const id = Number(k);
+      if (isId(id, MAX_NODE_ID) && typeof owner === 'string' && owner !== '')
+        state.recordDeadOwner(id, owner);
+    }
+  }
   if (Array.isArray(data.trust_pairs)) {
     for (const p of data.trust_pairs) {
       if (typeof p !== 'string') continue;
@@ -341,22 +364,27 @@ function loadInboxes(state: RegistryState, data: Record<string, unknown>): void 
 export function buildChanges(state: RegistryState, keys: ChangeKeys): ChangesJson {
   const c: ChangesJson = {};
   if (keys.nodes.size > 0) {
-    c.nodes = {};
-    for (const id of keys.nodes) c.nodes[String(id)] = state.node(id)?.toJson() ?? null;
+    c.nodes = dict();
+    for (const id of keys.nodes) {
+      const rec = state.node(id);
+      c.nodes[String(id)] = rec?.toJson() ?? null;
+      const owner = rec === undefined ? state.deadOwners.get(id) : undefined;
+      if (owner !== undefined) (c.node_owners ??= dict())[String(id)] = owner;
+    }
   }
   if (keys.networks.size > 0) {
-    c.networks = {};
+    c.networks = dict();
     for (const id of keys.networks) {
       const net = state.networks.get(id);
       c.networks[String(id)] = net ? networkJson(net) : null;
     }
   }
   if (keys.keys.size > 0) {
-    c.pub_key_idx = {};
+    c.pub_key_idx = dict();
     for (const k of keys.keys) c.pub_key_idx[k] = state.keyIndex.get(k) ?? null;
   }
   if (keys.owners.size > 0) {
-    c.owner_idx = {};
+    c.owner_idx = dict();
     for (const o of keys.owners) c.owner_idx[o] = state.ownerIndex.get(o) ?? null;
   }
   if (keys.trust.length > 0) c.trust = keys.trust.map(([added, pair]) => [added ? '+' : '-', pair]);
@@ -365,7 +393,7 @@ export function buildChanges(state: RegistryState, keys: ChangeKeys): ChangesJso
     map: ReadonlyMap<number, readonly T[]>,
   ): Record<string, T[]> | undefined => {
     if (ids.size === 0) return undefined;
-    const out: Record<string, T[]> = {};
+    const out = dict<T[]>();
     for (const id of ids) out[String(id)] = [...(map.get(id) ?? [])];
     return out;
   };
@@ -392,6 +420,13 @@ export function applyChanges(state: RegistryState, c: ChangesJson): void {
       } else {
         applyNodeJson(state, j, null);
       }
+    }
+  }
+  if (isObject(c.node_owners)) {
+    for (const [k, owner] of Object.entries(c.node_owners)) {
+      const id = Number(k);
+      if (isId(id, MAX_NODE_ID) && typeof owner === 'string' && owner !== '')
+        state.recordDeadOwner(id, owner);
     }
   }
   if (isObject(c.networks)) for (const j of Object.values(c.networks)) if (j !== null) loadNetwork(state, j);
