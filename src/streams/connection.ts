@@ -965,6 +965,7 @@ export class Connection extends Duplex implements Stream {
       this.#stats.sackSent++;
     }
     this.#emit(FLAG_ACK, this.#sndNxt, this.#rcvNxt, payload);
+    this.#ackNow = false;
   }
 
   /** Keepalive: an empty ACK just below our send sequence, which a live peer answers. */
@@ -984,7 +985,11 @@ export class Connection extends Duplex implements Stream {
     p.payload = payload;
     if ((flags & FLAG_ACK) !== 0) {
       this.#ackPending = 0;
-      this.#ackNow = false;
+      // A data segment carries the cumulative ACK but no SACK blocks (they go in pure ACKs only). With data
+      // held out of order, the immediate ACK owed for it still goes out (#sendAck, at the end of this I/O
+      // batch): otherwise a peer we send data to (an echo, a bidirectional transfer) never learns what
+      // arrived past a hole, gets no duplicate ACKs either, and recovers every loss by probe or timeout.
+      if (payload.length === 0 || this.#reasm.size === 0) this.#ackNow = false;
       if (this.#ackAt !== 0) this.#ackAt = 0;
     }
     this.#host.send(p);

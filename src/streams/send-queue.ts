@@ -35,8 +35,12 @@ export class SendQueue {
   bytes = 0;
   /** When `detectLosses` would next mark a segment lost (performance.now() ms), or 0: set by each call. */
   rackDeadline = 0;
-  /** Highest sequence end covered by a SACK block. */
+  /**
+   * Highest sequence end covered by a SACK block or by a segment marked lost (`nextLost` stops its scan at the
+   * first segment in flight above it: nothing there waits for retransmission). Valid while `#haveHigh`.
+   */
   highSacked = 0;
+  #haveHigh = false;
   #haveSacked = false;
   /** Segments marked lost, not SACKed and not yet retransmitted (so `nextLost` is O(1) when none). */
   #lostWaiting = 0;
@@ -85,8 +89,12 @@ export class SendQueue {
       this.#segs.length = 0;
       this.#head = 0;
       this.#haveSacked = false;
+      this.#haveHigh = false;
       this.#lostWaiting = 0;
       this.rackDeadline = 0;
+    } else if (this.#haveHigh && seqLt(this.highSacked, ack)) {
+      // Never below the flight: a mark left far behind would compare wrongly once 2 GiB have gone by.
+      this.highSacked = ack;
     }
     return acked;
   }
@@ -117,12 +125,18 @@ export class SendQueue {
         newly++;
         if (onSacked !== undefined) onSacked(s);
       }
-      if (!this.#haveSacked || seqGt(b.right, this.highSacked)) {
-        this.highSacked = b.right;
-        this.#haveSacked = true;
-      }
+      this.#haveSacked = true;
+      this.#raiseHigh(b.right);
     }
     return newly;
+  }
+
+  /** A segment up to `end` was SACKed or marked lost: `nextLost` must scan at least that far. */
+  #raiseHigh(end: number): void {
+    if (!this.#haveHigh || seqGt(end, this.highSacked)) {
+      this.highSacked = end >>> 0;
+      this.#haveHigh = true;
+    }
   }
 
   /** True when any segment is SACKed. */
@@ -151,6 +165,7 @@ export class SendQueue {
       } else {
         s.lost = true;
         this.#lostWaiting++;
+        this.#raiseHigh(s.seq + s.len);
         this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
@@ -176,6 +191,7 @@ export class SendQueue {
       if (!s.lost) {
         s.lost = true;
         this.#lostWaiting++;
+        this.#raiseHigh(s.seq + s.len);
         this.newlyLost += s.len;
         if (s.inPipe) {
           s.inPipe = false;
@@ -193,6 +209,7 @@ export class SendQueue {
       const s = this.#segs[i];
       if (s.sacked) continue;
       if (!s.lost) this.#lostWaiting++;
+      if (i === this.#segs.length - 1) this.#raiseHigh(s.seq + s.len);
       s.lost = true;
       if (s.inPipe) {
         s.inPipe = false;
@@ -211,7 +228,10 @@ export class SendQueue {
     this.#haveSacked = false;
   }
 
-  /** The lowest segment marked lost and not yet retransmitted (none without a scan when nothing is lost). */
+  /**
+   * The lowest segment marked lost and not yet retransmitted (none without a scan when nothing is lost). The
+   * scan stops at the first segment in flight above `highSacked`, which covers every lost mark.
+   */
   nextLost(): Segment | null {
     if (this.#lostWaiting === 0) return null;
     for (let i = this.#head; i < this.#segs.length; i++) {
