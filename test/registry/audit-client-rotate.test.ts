@@ -3,48 +3,9 @@
  * arrived. Repeating the request (signed with the old key) cannot succeed; the client must find out that the
  * rotation happened and switch to the new signer instead of reporting a signature failure.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RegistryClient } from '../../src/registry/index.js';
-import { makeIdentity, startTestRegistry } from './helpers.js';
-
-/** A TCP proxy to `port` that drops the client side the first time an answer contains `marker`. */
-async function dropOnceProxy(
-  port: number,
-  marker: string,
-): Promise<{ port: number; dropped: () => boolean }> {
-  let dropped = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((down) => {
-    const up = connect({ host: '127.0.0.1', port });
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    down.on('data', (chunk: Buffer) => up.write(chunk));
-    up.on('data', (chunk: Buffer) => {
-      if (!dropped && chunk.includes(marker)) {
-        dropped = true;
-        down.destroy();
-        up.destroy();
-        return;
-      }
-      down.write(chunk);
-    });
-    down.on('close', () => up.destroy());
-    up.on('close', () => down.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onTestFinished(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as { port: number }).port, dropped: () => dropped };
-}
+import { dropOnceProxy, makeIdentity, startTestRegistry } from './helpers.js';
 
 describe('audit: rotateKey across a broken connection', () => {
   it('a rotation applied before the connection broke is recognised and the new signer installed', async () => {

@@ -1,6 +1,6 @@
 /** Shared helpers for registry tests: servers on 127.0.0.1:0, identities, clients and raw connections. */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { ed25519FromSeed, ed25519Sign, type Ed25519KeyPair } from '../../src/transport/keys.js';
 import {
@@ -139,4 +139,42 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, ms = 5000,
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** A TCP proxy to `port` that drops the client side the first time an answer contains `marker`. */
+export async function dropOnceProxy(
+  port: number,
+  marker: string,
+): Promise<{ port: number; dropped: () => boolean }> {
+  let dropped = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((down) => {
+    const up = connect({ host: '127.0.0.1', port });
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    down.on('data', (chunk: Buffer) => up.write(chunk));
+    up.on('data', (chunk: Buffer) => {
+      if (!dropped && chunk.includes(marker)) {
+        dropped = true;
+        down.destroy();
+        up.destroy();
+        return;
+      }
+      down.write(chunk);
+    });
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onTestFinished(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return { port: (server.address() as { port: number }).port, dropped: () => dropped };
 }
