@@ -18,4 +18,5 @@ export * from './lifecycle.js';
 export * from './plugin.js';
 export * from './policy.js';
 export * from './service-errors.js';
+export * from './text.js';
 export * from './timers.js';

@@ -23,6 +23,7 @@ import {
   type ErrorCode,
   type PilotErrorOptions,
 } from '../coreapi/errors.js';
+import { clipUtf8 } from '../coreapi/text.js';
 
 /** The daemon connection was lost: every pending and later driver call fails with this. */
 export class IpcDisconnectedError extends PilotError {
@@ -146,19 +147,9 @@ export function errorToWire(err: unknown): WireError {
 
 /** `text` cut (on a character boundary) so that its UTF-8 form is at most WIRE_ERROR_TEXT_MAX bytes. */
 function fitText(text: string): string {
-  if (text.length <= WIRE_ERROR_TEXT_MAX / 3 || Buffer.byteLength(text, 'utf8') <= WIRE_ERROR_TEXT_MAX) {
-    return text;
-  }
-  const room = WIRE_ERROR_TEXT_MAX - Buffer.byteLength(TRUNCATED, 'utf8');
-  let cut = Buffer.from(text, 'utf8').subarray(0, room);
-  // Drop a UTF-8 sequence split by the cut: find its lead byte (continuation bytes are 10xxxxxx).
-  let i = cut.length - 1;
-  while (i > 0 && i > cut.length - 4 && (cut[i] & 0xc0) === 0x80) i--;
-  if (cut[i] >= 0xc0) {
-    const need = cut[i] >= 0xf0 ? 4 : cut[i] >= 0xe0 ? 3 : 2;
-    if (cut.length - i < need) cut = cut.subarray(0, i);
-  }
-  return cut.toString('utf8') + TRUNCATED;
+  const fits = clipUtf8(text, WIRE_ERROR_TEXT_MAX);
+  if (fits === text) return text;
+  return clipUtf8(text, WIRE_ERROR_TEXT_MAX - Buffer.byteLength(TRUNCATED, 'utf8')) + TRUNCATED;
 }
 
 /** The text a reference driver expects for an error (`dial timeout`, `connection refused`, else the message). */

@@ -20,15 +20,6 @@ export function checkText(what: string, text: string): void {
   }
 }
 
-const utf8 = new TextEncoder();
-
-/** `text` cut to at most `maxBytes` UTF-8 bytes, at a character boundary (a surrogate pair is never split). */
-export function clipText(text: string, maxBytes: number): string {
-  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
-  const { read } = utf8.encodeInto(text, new Uint8Array(maxBytes));
-  return text.slice(0, read);
-}
-
 export function noPending(nodeId: number): TrustError {
   return new TrustError('ERR_TRUST_PENDING_NOT_FOUND', `no pending handshake from node ${nodeId}`, {
     details: { nodeId },

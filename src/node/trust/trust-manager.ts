@@ -14,8 +14,9 @@ import { setMaxListeners } from 'node:events';
 import { formatAddr, makeAddr } from '../../coreapi/addr.js';
 import type { Logger } from '../../coreapi/logger.js';
 import type { Listener, Stream } from '../../coreapi/streams.js';
+import { clipUtf8 } from '../../coreapi/text.js';
 import type { TrustChecker } from '../../coreapi/trust.js';
-import { checkNodeId, checkText, clipText, noPending, validPeer } from './arguments.js';
+import { checkNodeId, checkText, noPending, validPeer } from './arguments.js';
 import * as C from './constants.js';
 import { TrustError } from './errors.js';
 import { readHandshake } from './handshake-channel.js';
@@ -396,7 +397,7 @@ export class TrustManager implements TrustChecker {
 
   async #onRequest(from: number, key: string, networks: readonly number[], text: string, via: Via) {
     // Kept in trust.json (up to maxPending of them) and listed over IPC: no longer than what we may send.
-    const justification = clipText(text, C.MAX_TEXT_BYTES);
+    const justification = clipUtf8(text, C.MAX_TEXT_BYTES);
     this.#o.events.publish('handshake.received', { peer_node_id: from, justification, via });
     const early = this.#store.stateOf(from) === TrustState.Trusted || this.#store.hasOutgoing(from);
     const network = early ? 0 : await this.#out.sharedNetwork(networks);
