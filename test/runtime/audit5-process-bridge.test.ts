@@ -7,28 +7,15 @@ import type { PilotEvent } from '../../src/coreapi/events.js';
 import { ProcessService } from '../../src/runtime/process-service.js';
 import { ServiceRegistry } from '../../src/runtime/service-registry.js';
 import { createTestHost, nextEvent, type TestHost } from './helpers.js';
+import { ndjsonChild } from './ndjson-child.js';
 
 /** A raw child: on start it sends `NOTIFY` (a JS expression giving notification lines), then `audit5.done`. */
 function child(notify: string): string {
-  return `
-const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-let buf = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) >= 0) {
-    const m = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (m.method === 'start') {
+  return ndjsonChild(`if (m.method === 'start') {
       send({ id: m.id, result: {} });
       process.stdout.write((${notify}).map((x) => JSON.stringify(x) + '\\n').join(''));
       send({ method: 'events.publish', params: { topic: 'audit5.done', payload: {} } });
-    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });
-  }
-});
-process.stdin.on('end', () => process.exit(0));
-`;
+    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });`);
 }
 
 let t: TestHost | undefined;

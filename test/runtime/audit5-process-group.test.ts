@@ -10,52 +10,30 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessService } from '../../src/runtime/process-service.js';
 import { ServiceRegistry } from '../../src/runtime/service-registry.js';
 import { createTestHost, nextEvent, waitFor, type TestHost } from './helpers.js';
+import { ndjsonChild } from './ndjson-child.js';
 
 // Speaks just enough of the protocol; ignores SIGTERM and the end of its stdin (a misbehaving worker).
-const STUBBORN = `
-process.on('SIGTERM', () => {});
-let buf = '';
-const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) >= 0) {
-    const m = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (m.method === 'start') {
+const STUBBORN = ndjsonChild(
+  `if (m.method === 'start') {
       send({ method: 'events.publish', params: { topic: 'audit5.worker', payload: { pid: process.pid } } });
       send({ id: m.id, result: {} });
-    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });
-  }
-});
-process.stdin.on('end', () => {});
-setInterval(() => {}, 1000);
-`;
+    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });`,
+  { prologue: "process.on('SIGTERM', () => {});\nsetInterval(() => {}, 1000);", onEnd: '' },
+);
 
 // A well-behaved plugin process that starts a helper of its own which ignores SIGTERM.
-const SPAWNER = `
-import { spawn } from 'node:child_process';
-const helper = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], {
-  stdio: 'ignore',
-});
-let buf = '';
-const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) >= 0) {
-    const m = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (m.method === 'start') {
+const SPAWNER = ndjsonChild(
+  `if (m.method === 'start') {
       send({ method: 'events.publish', params: { topic: 'audit5.worker', payload: { pid: helper.pid } } });
       send({ id: m.id, result: {} });
-    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });
-  }
-});
-process.stdin.on('end', () => process.exit(0));
-`;
+    } else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });`,
+  {
+    prologue: `import { spawn } from 'node:child_process';
+const helper = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], {
+  stdio: 'ignore',
+});`,
+  },
+);
 
 let t: TestHost | undefined;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];

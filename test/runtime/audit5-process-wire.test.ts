@@ -6,42 +6,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessService } from '../../src/runtime/process-service.js';
 import { ServiceRegistry } from '../../src/runtime/service-registry.js';
 import { createTestHost, type TestHost } from './helpers.js';
+import { ndjsonChild } from './ndjson-child.js';
 
 // Answers every request with `error: null` next to its result (as many JSON-RPC encoders do).
-const CHILD = `
-const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-let buf = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) >= 0) {
-    const m = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (m.id === undefined || !m.method) continue;
+const CHILD = ndjsonChild(`if (m.id === undefined || !m.method) continue;
     const result = m.method === 'health' ? { status: 'degraded', message: 'audit5' } : m.method === 'ping' ? { payload: m.params.payload } : {};
-    send({ id: m.id, result, error: null });
-  }
-});
-process.stdin.on('end', () => process.exit(0));
-`;
+    send({ id: m.id, result, error: null });`);
 
 // Exits as soon as it is asked to stop, without answering: it did stop.
-const EXITS_ON_STOP = `
-const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-let buf = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) >= 0) {
-    const m = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (m.method === 'stop') process.exit(0);
-    if (m.id !== undefined && m.method) send({ id: m.id, result: {} });
-  }
-});
-`;
+const EXITS_ON_STOP = ndjsonChild(
+  `if (m.method === 'stop') process.exit(0);
+    if (m.id !== undefined && m.method) send({ id: m.id, result: {} });`,
+  { onEnd: null },
+);
 
 let t: TestHost | undefined;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -75,15 +52,7 @@ describe('process wire audit', () => {
   });
 
   it('a response with "error": null is a success', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pilot-audit5-wire-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'child.mjs'), CHILD);
-    t = createTestHost();
-    const svc = new ProcessService({ name: 'audit5-wire', order: 100, command: ['child.mjs'], cwd: dir });
-    const registry = new ServiceRegistry({ logger: t.logger, stopBudgetMs: 2000 });
-    registry.register(svc);
-    cleanups.push(() => registry.stopAll());
-    await registry.startAll(t.host);
+    const { registry, svc } = await boot(CHILD);
     expect(registry.get('audit5-wire')?.state).toBe('running');
     await expect(svc.health()).resolves.toEqual({ status: 'degraded', message: 'audit5' });
     await expect(svc.ping('x')).resolves.toEqual({ payload: 'x' });
