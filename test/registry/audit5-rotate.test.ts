@@ -5,47 +5,9 @@
  * signed with the current key, which is now the new one). Like a broken connection, a wire timeout must be
  * followed by a lookup that tells whether the rotation happened.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RegistryClient } from '../../src/registry/index.js';
-import { makeIdentity, startTestRegistry } from './helpers.js';
-
-/** A TCP proxy to `port` that withholds (never forwards) answers containing `marker`, keeping the connection. */
-async function withholdingProxy(
-  port: number,
-  marker: string,
-): Promise<{ port: number; withheld: Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let onWithheld: () => void = () => {};
-  const withheld = new Promise<void>((r) => (onWithheld = r));
-  const server: Server = createServer((down) => {
-    const up = connect({ host: '127.0.0.1', port });
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    down.on('data', (chunk: Buffer) => up.write(chunk));
-    up.on('data', (chunk: Buffer) => {
-      if (chunk.includes(marker)) {
-        onWithheld();
-        return;
-      }
-      down.write(chunk);
-    });
-    down.on('close', () => up.destroy());
-    up.on('close', () => down.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onTestFinished(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as { port: number }).port, withheld };
-}
+import { filterProxy, makeIdentity, startTestRegistry, withholdingProxy } from './helpers.js';
 
 describe('audit5: rotateKey and a slow registry', () => {
   it('a rotation applied whose answer came too late is recognised and the new signer installed', async () => {
@@ -76,34 +38,14 @@ describe('audit5: rotateKey and a slow registry', () => {
   it('a rotation that timed out and was not applied still fails with ERR_REGISTRY_TIMEOUT', async () => {
     const server = await startTestRegistry();
     // Swallow the request itself: the registry never sees it.
-    const sockets = new Set<Socket>();
-    const swallow: Server = createServer((down) => {
-      const up = connect({ host: '127.0.0.1', port: server.address!.port });
-      for (const s of [down, up]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => {});
-      }
-      down.on('data', (chunk: Buffer) => {
-        if (!chunk.includes('rotate_key')) up.write(chunk);
-      });
-      up.on('data', (chunk: Buffer) => down.write(chunk));
-      down.on('close', () => up.destroy());
-      up.on('close', () => down.destroy());
+    const swallowPort = await filterProxy(server.address!.port, {
+      request: (chunk) => !chunk.includes('rotate_key'),
     });
-    await new Promise<void>((r) => swallow.listen(0, '127.0.0.1', r));
-    onTestFinished(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          swallow.close(() => r());
-        }),
-    );
     const oldId = makeIdentity();
     const newId = makeIdentity();
     const c = new RegistryClient({
       host: '127.0.0.1',
-      port: (swallow.address() as { port: number }).port,
+      port: swallowPort,
       signer: oldId,
       timeoutMs: 3000,
       backoffInitialMs: 10,

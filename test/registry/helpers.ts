@@ -141,29 +141,31 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, ms = 5000,
   }
 }
 
-/** A TCP proxy to `port` that drops the client side the first time an answer contains `marker`. */
-export async function dropOnceProxy(
+type ChunkFilter = (chunk: Buffer, pair: { down: Socket; up: Socket }) => boolean;
+
+/**
+ * A TCP proxy to 127.0.0.1:`port`, closed when the test ends. Each chunk of the client's requests goes to
+ * `filter.request` and each chunk of the registry's answers to `filter.answer`, which forward it (true) or not
+ * (false; they may also destroy the pair of sockets). Without a filter a direction is forwarded as is.
+ */
+export async function filterProxy(
   port: number,
-  marker: string,
-): Promise<{ port: number; dropped: () => boolean }> {
-  let dropped = false;
+  filter: { request?: ChunkFilter; answer?: ChunkFilter },
+): Promise<number> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((down) => {
     const up = connect({ host: '127.0.0.1', port });
+    const pair = { down, up };
     for (const s of [down, up]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
       s.on('error', () => {});
     }
-    down.on('data', (chunk: Buffer) => up.write(chunk));
+    down.on('data', (chunk: Buffer) => {
+      if (!filter.request || filter.request(chunk, pair)) up.write(chunk);
+    });
     up.on('data', (chunk: Buffer) => {
-      if (!dropped && chunk.includes(marker)) {
-        dropped = true;
-        down.destroy();
-        up.destroy();
-        return;
-      }
-      down.write(chunk);
+      if (!filter.answer || filter.answer(chunk, pair)) down.write(chunk);
     });
     down.on('close', () => up.destroy());
     up.on('close', () => down.destroy());
@@ -176,5 +178,40 @@ export async function dropOnceProxy(
         server.close(() => r());
       }),
   );
-  return { port: (server.address() as { port: number }).port, dropped: () => dropped };
+  return (server.address() as { port: number }).port;
+}
+
+/** A TCP proxy to `port` that drops the client side the first time an answer contains `marker`. */
+export async function dropOnceProxy(
+  port: number,
+  marker: string,
+): Promise<{ port: number; dropped: () => boolean }> {
+  let dropped = false;
+  const proxyPort = await filterProxy(port, {
+    answer: (chunk, { down, up }) => {
+      if (dropped || !chunk.includes(marker)) return true;
+      dropped = true;
+      down.destroy();
+      up.destroy();
+      return false;
+    },
+  });
+  return { port: proxyPort, dropped: () => dropped };
+}
+
+/** A TCP proxy to `port` that withholds (never forwards) answers containing `marker`, keeping the connection. */
+export async function withholdingProxy(
+  port: number,
+  marker: string,
+): Promise<{ port: number; withheld: Promise<void> }> {
+  let onWithheld: () => void = () => {};
+  const withheld = new Promise<void>((r) => (onWithheld = r));
+  const proxyPort = await filterProxy(port, {
+    answer: (chunk) => {
+      if (!chunk.includes(marker)) return true;
+      onWithheld();
+      return false;
+    },
+  });
+  return { port: proxyPort, withheld };
 }
