@@ -28,16 +28,22 @@ function readStore(path: string): TrustFileJson {
   return JSON.parse(readFileSync(path, 'utf8')) as TrustFileJson;
 }
 
+/** Nodes A and B with trust managers (B's store in a temp file) and A's handshake request pending at B. */
+async function pendingAtB() {
+  const dir = tempDir();
+  const [a, b] = await startCluster(2, { public: true });
+  const ta = await startManager(a);
+  const storeB = join(dir, 'trust.json');
+  const tb = await startManager(b, { storePath: storeB });
+  const pending = nextBusEvent(b.events, 'handshake.pending', fromPeer(a.nodeId));
+  await ta.send(b.nodeId, 'hi');
+  await pending;
+  return { a, b, ta, tb, storeB };
+}
+
 describe('trust.json write failures', () => {
   it('approve: the request stays pending, and approving again after the repair works', async () => {
-    const dir = tempDir();
-    const [a, b] = await startCluster(2, { public: true });
-    const ta = await startManager(a);
-    const storeB = join(dir, 'trust.json');
-    const tb = await startManager(b, { storePath: storeB });
-    const pending = nextBusEvent(b.events, 'handshake.pending', fromPeer(a.nodeId));
-    await ta.send(b.nodeId, 'hi');
-    await pending;
+    const { a, b, tb, storeB } = await pendingAtB();
 
     breakStore(storeB);
     await expect(tb.approve(a.nodeId)).rejects.toMatchObject({ code: 'ERR_TRUST_STORE_IO' });
@@ -53,14 +59,7 @@ describe('trust.json write failures', () => {
   });
 
   it('revoke: the peer stays trusted, and revoking again after the repair completes the revocation', async () => {
-    const dir = tempDir();
-    const [a, b] = await startCluster(2, { public: true });
-    const ta = await startManager(a);
-    const storeB = join(dir, 'trust.json');
-    const tb = await startManager(b, { storePath: storeB });
-    const pending = nextBusEvent(b.events, 'handshake.pending', fromPeer(a.nodeId));
-    await ta.send(b.nodeId, 'hi');
-    await pending;
+    const { a, b, ta, tb, storeB } = await pendingAtB();
     const approvedAtA = nextBusEvent(a.events, 'handshake.approved', fromPeer(b.nodeId));
     await tb.approve(a.nodeId);
     await approvedAtA;
@@ -79,14 +78,7 @@ describe('trust.json write failures', () => {
   });
 
   it('reject: the request stays pending', async () => {
-    const dir = tempDir();
-    const [a, b] = await startCluster(2, { public: true });
-    const ta = await startManager(a);
-    const storeB = join(dir, 'trust.json');
-    const tb = await startManager(b, { storePath: storeB });
-    const pending = nextBusEvent(b.events, 'handshake.pending', fromPeer(a.nodeId));
-    await ta.send(b.nodeId, 'hi');
-    await pending;
+    const { a, tb, storeB } = await pendingAtB();
 
     breakStore(storeB);
     await expect(tb.reject(a.nodeId, 'no')).rejects.toMatchObject({ code: 'ERR_TRUST_STORE_IO' });
